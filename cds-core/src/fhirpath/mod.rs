@@ -1,0 +1,1 @@
+//! FHIRPath (normative R4 release): parse once, evaluate many times.

@@ -1,0 +1,17 @@
+//! The CDS engine core.
+//!
+//! Data flows one way through this crate:
+//!
+//! * [`data`] reads FHIR R4 JSON (single resources, Bundles, Bulk Data NDJSON) into
+//!   [`data::Resource`]s and builds one indexed [`data::PatientRecord`] per patient;
+//! * [`fhirpath`] parses FHIRPath expressions once and evaluates them many times over those
+//!   resources, with [`temporal`] dates and times of partial precision and [`ucum`] quantities;
+//! * the evaluation graph and CDS Hooks cards build on these (later issues).
+//!
+//! Evaluation never reads the system clock: the caller passes the evaluation time, so a replay of
+//! the same data and rules at the same time gives the same answer.
+
+pub mod data;
+pub mod fhirpath;
+pub mod temporal;
+pub mod ucum;

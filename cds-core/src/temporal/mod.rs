@@ -1,0 +1,1 @@
+//! FHIR dates, date-times and times with partial precision.

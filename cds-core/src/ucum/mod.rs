@@ -1,0 +1,1 @@
+//! UCUM units and quantities: parsing, comparison and conversion.

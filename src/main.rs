@@ -1,0 +1,3 @@
+//! The `cds` command.
+
+fn main() {}
