@@ -13,5 +13,6 @@
 
 pub mod data;
 pub mod fhirpath;
+pub mod model;
 pub mod temporal;
 pub mod ucum;
