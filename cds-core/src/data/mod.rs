@@ -1,1 +1,34 @@
 //! FHIR R4 data in: loading resources from JSON, Bundles and NDJSON, and per-patient records.
+//!
+//! FHIR R4 (4.0.1) JSON comes in as EHRs and Synthea produce it — single resources, Bundles,
+//! Bulk Data NDJSON, folders of them ([`load`]) — and becomes [`Resource`]s: each one's JSON
+//! object kept as read, with its interned type, Bundle `fullUrl` and [`Source`] position.
+//! The indexed types are checked ([`validate`]) as they load.
+//!
+//! # Why JSON-native, not typed models
+//!
+//! The hot path keeps resources as `serde_json::Value` rather than converting them to a typed
+//! model such as fhir-sdk's: fhir-sdk 0.16 has R4B and R5 models only (real R4 JSON is close to
+//! R4B but not identical, so strict typed parsing would reject or misread real R4 data), and it
+//! takes about eight minutes to build. FHIRPath walks JSON anyway, and the record's indexes hold
+//! only what rules ask for. A typed conversion may be added later behind a cargo feature.
+//!
+//! ```
+//! use cds_core::data::load::{read_bytes, FileFormat, LoadOptions};
+//! let line = br#"{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"}}"#;
+//! let resources: Vec<_> = read_bytes(line, "Observation.ndjson", FileFormat::Ndjson, LoadOptions::default())
+//!     .collect::<Result<_, _>>()
+//!     .unwrap();
+//! assert_eq!(resources[0].resource_type(), "Observation");
+//! ```
+
+mod error;
+pub mod load;
+mod resource;
+mod resource_types;
+pub mod time;
+pub mod validate;
+
+pub use error::{LoadError, LoadErrorKind, Problem, ValidationError};
+pub use resource::{Resource, Source};
+pub use resource_types::{intern_resource_type, R4_RESOURCE_TYPES};
