@@ -626,8 +626,16 @@ proptest! {
     fn ordering_agrees_with_bounds(a in arb_datetime(), b in arb_datetime()) {
         if let Some(ord) = a.compare(&b) {
             prop_assert_eq!(b.compare(&a), Some(ord.reverse()));
-            if ord == Ordering::Less && a.time_of_day().is_some() == b.time_of_day().is_some() {
-                prop_assert!(a.lower_bound_millis(0) < b.lower_bound_millis(0) || a.time_of_day().is_none());
+            let both_dates = a.time_of_day().is_none() && b.time_of_day().is_none();
+            let both_times = a.time_of_day().is_some() && b.time_of_day().is_some();
+            if ord == Ordering::Less && both_dates {
+                prop_assert!(a.upper_bound_millis(0) < b.lower_bound_millis(0));
+            }
+            if ord == Ordering::Less && both_times {
+                prop_assert!(a.lower_bound_millis(0) < b.upper_bound_millis(0));
+            }
+            if ord == Ordering::Equal && a.precision() == b.precision() && both_times {
+                prop_assert_eq!(a.lower_bound_millis(0), b.lower_bound_millis(0));
             }
         }
     }

@@ -51,6 +51,27 @@ impl QuantityUnit {
         }
     }
 
+    /// The calendar unit to use when this quantity is added to a date or time: the calendar
+    /// keyword itself, or the UCUM time codes `a`, `mo`, `wk`, `d`, `h`, `min`, `s`, `ms`
+    /// written exactly so (the caller decides whether to accept `a`/`mo`, which UCUM defines as
+    /// mean Julian lengths). `None` for any other unit.
+    pub fn as_calendar_unit(&self) -> Option<CalendarUnit> {
+        match self {
+            QuantityUnit::Calendar(c) => Some(*c),
+            QuantityUnit::Ucum(u) => match u.code() {
+                "a" => Some(CalendarUnit::Year),
+                "mo" => Some(CalendarUnit::Month),
+                "wk" => Some(CalendarUnit::Week),
+                "d" => Some(CalendarUnit::Day),
+                "h" => Some(CalendarUnit::Hour),
+                "min" => Some(CalendarUnit::Minute),
+                "s" => Some(CalendarUnit::Second),
+                "ms" => Some(CalendarUnit::Millisecond),
+                _ => None,
+            },
+        }
+    }
+
     /// For equivalence only: calendar `year`/`month` read as UCUM `a`/`mo`.
     fn to_ucum_loose(&self) -> Result<Arc<Unit>, UcumError> {
         match self {
