@@ -22,13 +22,26 @@
 //! assert_eq!(resources[0].resource_type(), "Observation");
 //! ```
 
+pub mod codes;
+mod cohort;
 mod error;
 pub mod load;
+pub mod record;
+pub mod reference;
 mod resource;
 mod resource_types;
 pub mod time;
 pub mod validate;
+pub mod value;
 
+pub use codes::CodeIndex;
+pub use cohort::{Cohort, PatientGroup};
 pub use error::{LoadError, LoadErrorKind, Problem, ValidationError};
+pub use record::{
+    ClinicalStatus, ConditionEntry, FactTime, MedicationEntry, ObservationEntry, PatientRecord,
+    RecordError, RecordWarning, RecordWarningKind, TimeSource, VerificationStatus, Window,
+};
+pub use reference::ResourceIndex;
 pub use resource::{Resource, Source};
-pub use resource_types::{intern_resource_type, R4_RESOURCE_TYPES};
+pub use resource_types::intern_resource_type;
+pub use value::{ObservationValue, QuantityValue};

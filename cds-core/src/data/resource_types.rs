@@ -1,157 +1,18 @@
-//! The resource types of FHIR R4 (4.0.1), used to reject unknown `resourceType`s and to intern
-//! the type name of every loaded resource as a `&'static str`.
+//! Interning resource type names: the `resourceType` of every loaded resource is checked against
+//! the FHIR R4 model ([`crate::model::resource_types`]) and kept as a `&'static str`.
 
-/// Every concrete resource type of FHIR R4 (4.0.1), sorted (byte order) for binary search.
-pub const R4_RESOURCE_TYPES: &[&str] = &[
-    "Account",
-    "ActivityDefinition",
-    "AdverseEvent",
-    "AllergyIntolerance",
-    "Appointment",
-    "AppointmentResponse",
-    "AuditEvent",
-    "Basic",
-    "Binary",
-    "BiologicallyDerivedProduct",
-    "BodyStructure",
-    "Bundle",
-    "CapabilityStatement",
-    "CarePlan",
-    "CareTeam",
-    "CatalogEntry",
-    "ChargeItem",
-    "ChargeItemDefinition",
-    "Claim",
-    "ClaimResponse",
-    "ClinicalImpression",
-    "CodeSystem",
-    "Communication",
-    "CommunicationRequest",
-    "CompartmentDefinition",
-    "Composition",
-    "ConceptMap",
-    "Condition",
-    "Consent",
-    "Contract",
-    "Coverage",
-    "CoverageEligibilityRequest",
-    "CoverageEligibilityResponse",
-    "DetectedIssue",
-    "Device",
-    "DeviceDefinition",
-    "DeviceMetric",
-    "DeviceRequest",
-    "DeviceUseStatement",
-    "DiagnosticReport",
-    "DocumentManifest",
-    "DocumentReference",
-    "EffectEvidenceSynthesis",
-    "Encounter",
-    "Endpoint",
-    "EnrollmentRequest",
-    "EnrollmentResponse",
-    "EpisodeOfCare",
-    "EventDefinition",
-    "Evidence",
-    "EvidenceVariable",
-    "ExampleScenario",
-    "ExplanationOfBenefit",
-    "FamilyMemberHistory",
-    "Flag",
-    "Goal",
-    "GraphDefinition",
-    "Group",
-    "GuidanceResponse",
-    "HealthcareService",
-    "ImagingStudy",
-    "Immunization",
-    "ImmunizationEvaluation",
-    "ImmunizationRecommendation",
-    "ImplementationGuide",
-    "InsurancePlan",
-    "Invoice",
-    "Library",
-    "Linkage",
-    "List",
-    "Location",
-    "Measure",
-    "MeasureReport",
-    "Media",
-    "Medication",
-    "MedicationAdministration",
-    "MedicationDispense",
-    "MedicationKnowledge",
-    "MedicationRequest",
-    "MedicationStatement",
-    "MedicinalProduct",
-    "MedicinalProductAuthorization",
-    "MedicinalProductContraindication",
-    "MedicinalProductIndication",
-    "MedicinalProductIngredient",
-    "MedicinalProductInteraction",
-    "MedicinalProductManufactured",
-    "MedicinalProductPackaged",
-    "MedicinalProductPharmaceutical",
-    "MedicinalProductUndesirableEffect",
-    "MessageDefinition",
-    "MessageHeader",
-    "MolecularSequence",
-    "NamingSystem",
-    "NutritionOrder",
-    "Observation",
-    "ObservationDefinition",
-    "OperationDefinition",
-    "OperationOutcome",
-    "Organization",
-    "OrganizationAffiliation",
-    "Parameters",
-    "Patient",
-    "PaymentNotice",
-    "PaymentReconciliation",
-    "Person",
-    "PlanDefinition",
-    "Practitioner",
-    "PractitionerRole",
-    "Procedure",
-    "Provenance",
-    "Questionnaire",
-    "QuestionnaireResponse",
-    "RelatedPerson",
-    "RequestGroup",
-    "ResearchDefinition",
-    "ResearchElementDefinition",
-    "ResearchStudy",
-    "ResearchSubject",
-    "RiskAssessment",
-    "RiskEvidenceSynthesis",
-    "Schedule",
-    "SearchParameter",
-    "ServiceRequest",
-    "Slot",
-    "Specimen",
-    "SpecimenDefinition",
-    "StructureDefinition",
-    "StructureMap",
-    "Subscription",
-    "Substance",
-    "SubstanceNucleicAcid",
-    "SubstancePolymer",
-    "SubstanceProtein",
-    "SubstanceReferenceInformation",
-    "SubstanceSourceMaterial",
-    "SubstanceSpecification",
-    "SupplyDelivery",
-    "SupplyRequest",
-    "Task",
-    "TerminologyCapabilities",
-    "TestReport",
-    "TestScript",
-    "ValueSet",
-    "VerificationResult",
-    "VisionPrescription",
-];
+use std::sync::OnceLock;
 
-/// The interned name of an R4 resource type, or `None` when `name` is not one.
+fn types() -> &'static [&'static str] {
+    static TYPES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        let mut v: Vec<&'static str> = crate::model::resource_types().collect();
+        v.sort_unstable();
+        v
+    })
+}
+
+/// The interned name of a concrete R4 resource type, or `None` when `name` is not one.
 ///
 /// ```
 /// use cds_core::data::intern_resource_type;
@@ -160,10 +21,11 @@ pub const R4_RESOURCE_TYPES: &[&str] = &[
 /// assert_eq!(intern_resource_type("DomainResource"), None);
 /// ```
 pub fn intern_resource_type(name: &str) -> Option<&'static str> {
-    R4_RESOURCE_TYPES
+    let types = types();
+    types
         .binary_search(&name)
         .ok()
-        .and_then(|i| R4_RESOURCE_TYPES.get(i).copied())
+        .and_then(|i| types.get(i).copied())
 }
 
 #[cfg(test)]
@@ -171,14 +33,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn list_is_sorted_and_unique() {
-        assert!(R4_RESOURCE_TYPES.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(R4_RESOURCE_TYPES.len(), 146);
+    fn agrees_with_the_model() {
+        for t in crate::model::resource_types() {
+            assert_eq!(intern_resource_type(t), Some(t));
+        }
+        assert!(types().len() >= 146);
     }
 
     #[test]
-    fn abstract_and_r5_types_are_not_resources() {
-        for name in ["Resource", "DomainResource", "Citation", "", "Patient "] {
+    fn abstract_and_non_resource_types_are_not_resources() {
+        for name in ["Resource", "DomainResource", "Quantity", "", "Patient "] {
             assert_eq!(intern_resource_type(name), None, "{name}");
         }
         assert_eq!(intern_resource_type("Patient"), Some("Patient"));

@@ -1,11 +1,22 @@
-//! Times of data: FHIR `date`, `dateTime` and `instant` strings turned into epoch-millisecond
-//! bounds for ordering and as-of windows.
+//! Times of data: FHIR `date`, `dateTime` and `instant` strings, checked strictly against the
+//! FHIR R4 syntax, read as [`temporal::DateTime`](crate::temporal::DateTime)s, and turned into
+//! epoch-millisecond bounds for ordering and as-of windows.
 //!
 //! A value of partial precision (`2020`, `2020-05`, `2020-05-17`) stands for every instant it
 //! covers: its bounds are the first and the last millisecond of that span. Values without a time
 //! zone (dates) are read in UTC.
+//!
+//! ```
+//! use cds_core::data::time::{parse_date_time, TimeBounds};
+//! let t = parse_date_time("1970-01-02").unwrap();
+//! assert_eq!(TimeBounds::of(&t), TimeBounds { lower_ms: 86_400_000, upper_ms: 2 * 86_400_000 - 1 });
+//! // FHIR requires seconds and a zone once a time is given:
+//! assert!(parse_date_time("2020-01-01T10:00").is_none());
+//! ```
 
 use chrono::{Datelike, NaiveDate};
+
+use crate::temporal::{Date, DateTime};
 
 /// The earliest and the latest instant (UTC epoch milliseconds, both inclusive) a FHIR time value
 /// can mean.
@@ -18,6 +29,14 @@ pub struct TimeBounds {
 }
 
 impl TimeBounds {
+    /// The bounds of a date-time; one without a zone is read in UTC.
+    pub fn of(t: &DateTime) -> TimeBounds {
+        TimeBounds {
+            lower_ms: t.lower_bound_millis(0),
+            upper_ms: t.upper_bound_millis(0),
+        }
+    }
+
     /// Bounds spanning from the start of `a` to the end of `b` (a Period).
     pub fn span(a: TimeBounds, b: TimeBounds) -> TimeBounds {
         TimeBounds {
@@ -48,8 +67,24 @@ impl TimeKind {
     }
 }
 
-/// Parses a FHIR date, dateTime or instant into its bounds; `None` when it is not valid.
-pub(crate) fn parse_bounds(text: &str, kind: TimeKind) -> Option<TimeBounds> {
+/// Reads a FHIR `dateTime` (`2020`, `2020-05`, `2020-05-17`, `2020-05-17T10:20:30+02:00`);
+/// `None` when it is not one.
+pub fn parse_date_time(text: &str) -> Option<DateTime> {
+    parse_fhir(text, TimeKind::DateTime)
+}
+
+/// Reads a FHIR date, dateTime or instant, strictly (FHIR's syntax is narrower than FHIRPath's).
+pub(crate) fn parse_fhir(text: &str, kind: TimeKind) -> Option<DateTime> {
+    strict_bounds(text, kind)?;
+    match kind {
+        TimeKind::Date => Date::parse(text).ok().map(DateTime::from),
+        TimeKind::DateTime | TimeKind::Instant => DateTime::parse(text).ok(),
+    }
+}
+
+/// Checks the FHIR syntax of a date, dateTime or instant and computes its bounds independently
+/// of [`crate::temporal`] (the two are cross-checked in tests); `None` when it is not valid.
+fn strict_bounds(text: &str, kind: TimeKind) -> Option<TimeBounds> {
     let b = text.as_bytes();
     let year = digits(b, 0, 4)?;
     let (month, day) = match b.get(4) {
@@ -89,7 +124,7 @@ pub(crate) fn parse_bounds(text: &str, kind: TimeKind) -> Option<TimeBounds> {
     }
     let mut i = 19;
     let mut millis = 0i64;
-    let mut fraction_upper = 999i64;
+    let mut fraction_upper = 999i64; // no fraction: the whole second
     if b.get(i) == Some(&b'.') {
         i += 1;
         let start = i;
@@ -104,12 +139,9 @@ pub(crate) fn parse_bounds(text: &str, kind: TimeKind) -> Option<TimeBounds> {
         for k in 0..3 {
             ms = ms * 10 + frac.get(k).map_or(0, |d| i64::from(d - b'0'));
         }
+        // A fraction is exact (as in FHIRPath, seconds with a fraction are one decimal value).
         millis = ms;
-        fraction_upper = if frac.len() >= 3 {
-            ms
-        } else {
-            ms + 10i64.pow(3 - frac.len() as u32) - 1
-        };
+        fraction_upper = ms;
     }
     let offset_min: i64 = match b.get(i) {
         Some(b'Z') if i + 1 == b.len() => 0,
@@ -197,7 +229,14 @@ mod tests {
     use super::*;
 
     fn dt(s: &str) -> Option<TimeBounds> {
-        parse_bounds(s, TimeKind::DateTime)
+        let strict = strict_bounds(s, TimeKind::DateTime);
+        let temporal = parse_date_time(s).map(|t| TimeBounds::of(&t));
+        assert_eq!(strict, temporal, "{s}");
+        strict
+    }
+
+    fn parse_bounds(s: &str, kind: TimeKind) -> Option<TimeBounds> {
+        parse_fhir(s, kind).map(|t| TimeBounds::of(&t))
     }
 
     #[test]
@@ -210,7 +249,7 @@ mod tests {
         let off = dt("1970-01-01T01:00:00+01:00").unwrap();
         assert_eq!(off.lower_ms, 0);
         let tenth = dt("1970-01-01T00:00:00.5Z").unwrap();
-        assert_eq!((tenth.lower_ms, tenth.upper_ms), (500, 599));
+        assert_eq!((tenth.lower_ms, tenth.upper_ms), (500, 500));
     }
 
     #[test]

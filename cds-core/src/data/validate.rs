@@ -20,7 +20,7 @@
 use serde_json::{Map, Value};
 
 use super::error::{Problem, ValidationError};
-use super::time::{is_valid_time, parse_bounds, TimeKind};
+use super::time::{is_valid_time, parse_fhir, TimeKind};
 use super::Resource;
 
 /// Validates a loaded resource (see the module documentation).
@@ -400,7 +400,7 @@ fn time_of(kind: TimeKind, v: &Value, p: &JPath) -> Result<(), ValidationError> 
     let s = v
         .as_str()
         .ok_or_else(|| p.problem(Problem::Expected("a string")))?;
-    match parse_bounds(s, kind) {
+    match parse_fhir(s, kind) {
         Some(_) => Ok(()),
         None => Err(p.problem(Problem::BadTime(kind.name()))),
     }
