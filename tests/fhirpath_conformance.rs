@@ -340,6 +340,26 @@ fn run(case: &Case, inputs: &mut HashMap<String, Result<Json, String>>) -> Outco
     outcome
 }
 
+/// Why a known gap is a gap (the observed symptom is added after it).
+fn known_reason(group: &str, name: &str) -> Option<&'static str> {
+    Some(match (group, name) {
+        ("LowBoundary" | "HighBoundary", n) if n.contains("Date") || n.contains("Time") => {
+            "lowBoundary/highBoundary of dates and times (FHIRPath 2.1) not implemented"
+        }
+        ("LowBoundary" | "HighBoundary", _) => {
+            "boundary at fewer digits than the value has: the suite's expected rounding is not consistent with the other boundary tests"
+        }
+        ("period", _) => "needs lowBoundary/highBoundary of dates (FHIRPath 2.1), not implemented",
+        ("testEquality", _) | ("testNEquality", _) => {
+            "a date-time without offset is read at the context's default offset (UTC here) instead of giving empty, so rules over offset-less FHIR data still decide"
+        }
+        (_, "testDollarOrderNotAllowed" | "testIif6" | "testPolymorphismAsB") => {
+            "strict-mode static type checking (semantic errors found before evaluation) not implemented"
+        }
+        _ => return None,
+    })
+}
+
 /// `group / name` keys listed in the gap document.
 fn listed_gaps(doc: &str) -> Vec<String> {
     doc.lines()
@@ -350,8 +370,8 @@ fn listed_gaps(doc: &str) -> Vec<String> {
 
 fn one_line(s: &str) -> String {
     let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 160 {
-        let cut: String = flat.chars().take(157).collect();
+    if flat.chars().count() > 320 {
+        let cut: String = flat.chars().take(317).collect();
         format!("{cut}...")
     } else {
         flat
@@ -414,8 +434,12 @@ fn fhirpath_conformance() {
         let mut doc = String::new();
         doc.push_str("# FHIRPath conformance gaps\n\n");
         doc.push_str(&format!(
-            "The official FHIRPath R4 suite (`../shared/conformance/fhirpath/tests-fhir-r4.xml`, {} tests) \
-             run by `cargo test --test fhirpath_conformance`:\n\n**{passed} passed, {failed} failed, {skipped} skipped.**\n\n",
+            "The official FHIRPath R4 suite (`../shared/conformance/fhirpath/tests-fhir-r4.xml`: {} active \
+             tests; the file has 937 `<test` occurrences, of which the others are inside XML comments) \
+             run by `cargo test --test fhirpath_conformance` with the evaluation clock fixed at `{CLOCK}`. \
+             Inputs are the suite's XML files converted with `tests/support/fhir_xml.rs` (the XML is the \
+             suite's source of truth; some published JSON copies differ).\n\n\
+             **{passed} passed, {failed} failed, {skipped} skipped.**\n\n",
             cases.len()
         ));
         doc.push_str("Every test that does not pass is listed below with the reason, as `group / name`. \
@@ -424,10 +448,15 @@ fn fhirpath_conformance() {
                       `UPDATE_FHIRPATH_CONFORMANCE=1 cargo test --test fhirpath_conformance`.\n\n");
         doc.push_str("## Failing and skipped tests\n\n");
         for (key, kind, expr, why) in &gaps {
+            let (group, name) = key.split_once(" / ").unwrap_or((key, ""));
+            let why = match known_reason(group, name) {
+                Some(reason) => format!("{reason} (observed: {why})"),
+                None => why.clone(),
+            };
             doc.push_str(&format!(
                 "- `{key}` ({kind}): `{}`: {}\n",
                 one_line(expr).replace('`', "'"),
-                one_line(why)
+                one_line(&why)
             ));
         }
         std::fs::write(DOC, doc).expect("write the gap list");

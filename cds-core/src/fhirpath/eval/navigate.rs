@@ -72,6 +72,15 @@ fn navigate<'a>(
     match model::child(t, name) {
         Some(c) if c.name == name && !c.choice => {
             let value = obj.get(name);
+            // `Resource.id` is typed `id` in the R4 spec (the model reads its System.String as
+            // `string`).
+            let c = match c.ty {
+                Some(_) if name == "id" && t.is_resource() => crate::model::Child {
+                    ty: id_type().or(c.ty),
+                    ..c
+                },
+                _ => c,
+            };
             let ext = match c.ty {
                 Some(ct) if ct.is_primitive() => underscore_get(obj, name),
                 _ => None,
@@ -205,6 +214,11 @@ impl Nullish for Option<&Json> {
     fn is_none_or_null(&self) -> bool {
         self.is_none_or(|j| j.is_null())
     }
+}
+
+fn id_type() -> Option<TypeRef> {
+    static ID: std::sync::OnceLock<Option<TypeRef>> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| model::type_named("FHIR.id"))
 }
 
 fn element_type() -> Option<TypeRef> {

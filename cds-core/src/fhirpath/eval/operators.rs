@@ -307,7 +307,9 @@ fn temporal_arith<'a>(
             format!("the unit '{}' cannot be added to a date or time (use a calendar duration such as `1 month`)", q.unit),
         )
     })?;
-    let amount = if op == BinOp::Sub { -q.value } else { q.value };
+    // FHIRPath: a calendar quantity's decimal part is dropped (`7.7 days` adds 7 days).
+    let whole = q.value.trunc();
+    let amount = if op == BinOp::Sub { -whole } else { whole };
     let err = |_| {
         EvalError::new(
             EvalErrorKind::Arithmetic,

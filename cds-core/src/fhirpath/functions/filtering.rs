@@ -147,10 +147,11 @@ fn sort<'a>(call: &'a Call, input: Collection<'a>, f: &Frame<'a, '_>) -> Res<'a>
     let mut failed = false;
     keyed.sort_by(|(ka, _), (kb, _)| {
         for (j, (x, y)) in ka.iter().zip(kb).enumerate() {
+            // Items without a key come first, whatever the direction.
             let o = match (x, y) {
                 (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Less,
-                (Some(_), None) => Ordering::Greater,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
                 (Some(x), Some(y)) => match item_compare(x, y, offset) {
                     Ok(Some(o)) => o,
                     Ok(None) => Ordering::Equal,
