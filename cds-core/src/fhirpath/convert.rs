@@ -24,10 +24,21 @@ pub(crate) fn json_decimal(n: &serde_json::Number) -> Option<Decimal> {
         return Some(Decimal::from(u));
     }
     let f = n.as_f64()?;
-    // The shortest text that reads back as the same double keeps the written digits.
-    Decimal::from_str(&format!("{f}"))
-        .ok()
-        .or_else(|| Decimal::from_scientific(&format!("{f:e}")).ok())
+    // The shortest text that reads back as the same double keeps the written digits; it is
+    // written into a stack buffer to keep this hot path free of allocation.
+    let mut buf = [0u8; 40];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    if std::io::Write::write_fmt(&mut cursor, format_args!("{f}")).is_ok() {
+        let len = usize::try_from(cursor.position()).unwrap_or(0);
+        if let Some(d) = buf
+            .get(..len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|t| Decimal::from_str(t).ok())
+        {
+            return Some(d);
+        }
+    }
+    Decimal::from_scientific(&format!("{f:e}")).ok()
 }
 
 /// A FHIR node as a System value, by its FHIR type (or, when the type is unknown, by the

@@ -185,6 +185,21 @@ fn variables_and_clock() {
     assert_eq!(run("%resource.id", &p), json!(["p1"]));
 }
 
+#[test]
+fn json_numbers_keep_their_written_digits() {
+    let p = patient();
+    let (a, b, big) = (json!(95.5), json!(0.1), json!(1.5e-7));
+    let c = ctx()
+        .with_variable("a", Collection::from_json(&a))
+        .with_variable("b", Collection::from_json(&b))
+        .with_variable("big", Collection::from_json(&big));
+    let e = parse("%a.toString() & ' ' & %b.toString() & ' ' & %big.toString()").unwrap();
+    assert_eq!(
+        e.evaluate(&p, &c).unwrap().to_json(),
+        json!(["95.5 0.1 0.00000015"])
+    );
+}
+
 struct OneResolver(serde_json::Value);
 
 impl Resolver for OneResolver {
