@@ -7,7 +7,7 @@ use crate::fhirpath::ast::{Call, Func};
 use crate::fhirpath::eval::{Frame, Res};
 use crate::fhirpath::ucum_bridge;
 use crate::fhirpath::value::{Collection, Item};
-use crate::temporal::Precision;
+use crate::temporal::{Date, DateTime, Precision, Time};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::MathematicalOps;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -115,7 +115,12 @@ pub(super) fn call<'a>(
         (Func::LowBoundary | Func::HighBoundary, _) => {
             let high = call.func == Func::HighBoundary;
             let digits = arg_integer(call, 0, focus, f)?;
-            one(boundary(&x, digits, high))
+            match x {
+                Item::Date(_) | Item::DateTime(_) | Item::Time(_) => {
+                    one(temporal_boundary(&x, digits, high))
+                }
+                _ => one(boundary(&x, digits, high)),
+            }
         }
         (Func::Comparable, Item::Quantity(q)) => match arg_single(call, 0, focus, f)? {
             Some(Item::Quantity(other)) => boolean(ucum_bridge::comparable(q, &other)),
@@ -186,4 +191,72 @@ fn boundary<'a>(x: &Item<'a>, digits: Option<i64>, high: bool) -> Option<Item<'a
         }
         _ => None,
     }
+}
+
+/// `lowBoundary`/`highBoundary` of a date, date-time or time: missing components take their
+/// least (or greatest) value, a missing offset the extreme offset (+14:00 low, -12:00 high),
+/// and the result keeps `digits` digits of precision (4 year, 6 month, 8 day, 10 hour,
+/// 12 minute, 14 second, 17 millisecond; for times 2, 4, 6, 9).
+pub(super) fn temporal_boundary<'a>(
+    x: &Item<'a>,
+    digits: Option<i64>,
+    high: bool,
+) -> Option<Item<'a>> {
+    let (year, month, day, time, offset, is_time) = match x {
+        Item::Date(d) => (d.year(), d.month(), d.day(), None, None, false),
+        Item::DateTime(d) => {
+            let date = d.date();
+            (
+                date.year(),
+                date.month(),
+                date.day(),
+                d.time_of_day(),
+                d.offset_minutes(),
+                false,
+            )
+        }
+        Item::Time(t) => (0, None, None, Some(*t), None, true),
+        _ => return None,
+    };
+    let default = match x {
+        Item::Date(_) => 8,
+        Item::Time(_) => 9,
+        _ => 17,
+    };
+    let digits = digits.unwrap_or(default) + if is_time { 8 } else { 0 };
+    let pick = |v: Option<u8>, low: u8, hi: u8| v.unwrap_or(if high { hi } else { low });
+    let month = pick(month, 1, 12);
+    let day = pick(day, 1, crate::temporal::days_in_month(year, month));
+    let hour = pick(time.map(|t| t.hour()), 0, 23);
+    let minute = pick(time.and_then(|t| t.minute()), 0, 59);
+    let second = pick(time.and_then(|t| t.second()), 0, 59);
+    let milli = time
+        .and_then(|t| t.millisecond())
+        .unwrap_or(if high { 999 } else { 0 });
+    let t = match digits {
+        10 => Time::new(hour, None, None, None).ok(),
+        12 => Time::new(hour, Some(minute), None, None).ok(),
+        14 => Time::new(hour, Some(minute), Some(second), None).ok(),
+        17 => Time::new(hour, Some(minute), Some(second), Some(milli)).ok(),
+        _ => None,
+    };
+    if is_time {
+        return t.map(Item::Time);
+    }
+    let date = match digits {
+        4 => Date::new(year, None, None).ok()?,
+        6 => Date::new(year, Some(month), None).ok()?,
+        8 | 10 | 12 | 14 | 17 => Date::new(year, Some(month), Some(day)).ok()?,
+        _ => return None,
+    };
+    if matches!(x, Item::Date(_)) {
+        return (digits <= 8).then_some(Item::Date(date));
+    }
+    if digits <= 8 {
+        return Some(Item::DateTime(DateTime::from(date)));
+    }
+    let offset = offset.unwrap_or(if high { -720 } else { 840 });
+    DateTime::new(date, Some(t?), Some(offset))
+        .ok()
+        .map(Item::DateTime)
 }
