@@ -39,7 +39,8 @@ pub use cohort::{Cohort, PatientGroup};
 pub use error::{LoadError, LoadErrorKind, Problem, ValidationError};
 pub use record::{
     ClinicalStatus, ConditionEntry, FactTime, MedicationEntry, ObservationEntry, PatientRecord,
-    RecordError, RecordWarning, RecordWarningKind, TimeSource, VerificationStatus, Window,
+    RecordError, RecordWarning, RecordWarningKind, ScopedResolver, TimeSource, VerificationStatus,
+    Window,
 };
 pub use reference::ResourceIndex;
 pub use resource::{Resource, Source};

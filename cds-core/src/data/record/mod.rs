@@ -43,6 +43,7 @@
 //! ```
 
 mod entries;
+mod resolver;
 pub(crate) mod times;
 
 use std::collections::HashMap;
@@ -53,6 +54,7 @@ use serde_json::Value;
 pub use entries::{
     ClinicalStatus, ConditionEntry, MedicationEntry, ObservationEntry, VerificationStatus,
 };
+pub use resolver::ScopedResolver;
 pub use times::{FactTime, TimeSource, Window};
 
 use super::codes::{codings, CodeIndex};
