@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+mod fhirpath;
 mod stats;
 
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Stats(stats::StatsArgs),
+    Fhirpath(fhirpath::FhirpathArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process exit code.
@@ -24,6 +26,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Stats(args) => stats::run(&args),
+        Command::Fhirpath(args) => fhirpath::run(&args),
     };
     match result {
         Ok(code) => code,
