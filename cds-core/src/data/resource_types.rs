@@ -41,6 +41,11 @@ mod tests {
     }
 
     #[test]
+    fn r4b_only_types_are_not_r4_resources() {
+        assert_eq!(intern_resource_type("SubscriptionStatus"), None);
+    }
+
+    #[test]
     fn abstract_and_non_resource_types_are_not_resources() {
         for name in ["Resource", "DomainResource", "Quantity", "", "Patient "] {
             assert_eq!(intern_resource_type(name), None, "{name}");
