@@ -46,6 +46,9 @@ pub(crate) struct Member {
     /// The name starts with an upper-case letter, so it may name the type of the root.
     pub may_be_type: bool,
     pub span: Span,
+    /// The model lookup of `name` for the last owner type seen here (most steps always see
+    /// the same type).
+    pub cache: crate::model::ChildCache,
 }
 
 /// A function call with its base (None: applied to the focus).

@@ -81,11 +81,11 @@ pub(crate) fn node_to_system<'a>(n: &FhirNode<'a>) -> Option<Item<'a>> {
 
 /// A FHIR `Quantity` object as a System quantity (unit from `code`, else `unit`).
 pub(crate) fn node_quantity(json: &Json) -> Option<Quantity> {
-    let value = json_decimal(json.get("value")?.as_number()?)?;
-    let unit = json
-        .get("code")
+    use super::json_key::get;
+    let value = json_decimal(get(json, "value")?.as_number()?)?;
+    let unit = get(json, "code")
         .and_then(Json::as_str)
-        .or_else(|| json.get("unit").and_then(Json::as_str))
+        .or_else(|| get(json, "unit").and_then(Json::as_str))
         .unwrap_or("1");
     Some(Quantity::ucum(value, unit))
 }

@@ -35,6 +35,7 @@ mod convert;
 mod error;
 mod eval;
 mod functions;
+mod json_key;
 mod parse;
 mod quantity;
 mod types;

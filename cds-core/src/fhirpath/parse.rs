@@ -279,6 +279,7 @@ fn build_call_or_member(base: Option<Node>, p: Pair<'_, Rule>, src: &str) -> Bui
             name: name.into(),
             may_be_type,
             span: name_span,
+            cache: crate::model::ChildCache::new(),
         };
         return Ok((Node::Member(base.map(Box::new), member), span));
     }

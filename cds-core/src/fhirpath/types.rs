@@ -85,7 +85,7 @@ pub(crate) fn item_type(item: &Item<'_>) -> Option<TypeRef> {
 
 /// The type of a resource's JSON, from its `resourceType`.
 pub(crate) fn type_of_resource(json: &Json) -> FhirType {
-    json.get("resourceType")
+    super::json_key::get(json, "resourceType")
         .and_then(Json::as_str)
         .and_then(|rt| model::type_named(rt).filter(|t| t.is_resource()))
 }

@@ -271,22 +271,57 @@ pub struct Child {
 /// Finds the element of `owner` (a type or backbone) under a JSON property name, searching
 /// the owner's ancestors too. See the module documentation for the accepted key forms.
 pub fn child(owner: TypeRef, json_key: &str) -> Option<Child> {
+    child_id(owner, json_key).and_then(child_by_id)
+}
+
+/// A compact handle to the result of a [`child`] lookup: the declaring type, the element and,
+/// for a choice key (`valueQuantity`), the concrete type. [`child_by_id`] turns it back into a
+/// [`Child`] in constant time, so a lookup can be done once and remembered (see
+/// [`ChildCache`]).
+///
+/// ```
+/// use cds_core::model;
+///
+/// let obs = model::type_named("Observation").unwrap();
+/// let id = model::child_id(obs, "valueQuantity").unwrap();
+/// assert_eq!(model::child_by_id(id), model::child(obs, "valueQuantity"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildId {
+    /// The type that declares the element (the owner or one of its ancestors).
+    declaring: u16,
+    /// Index of the element among the declaring type's own elements.
+    element: u16,
+    /// 0, or 1 + the index of the concrete type among a choice element's types.
+    choice: u8,
+}
+
+impl ChildId {
+    fn to_bits(self) -> u64 {
+        u64::from(self.declaring) | u64::from(self.element) << 16 | u64::from(self.choice) << 32
+    }
+
+    fn from_bits(bits: u64) -> ChildId {
+        ChildId {
+            declaring: (bits & 0xffff) as u16,
+            element: ((bits >> 16) & 0xffff) as u16,
+            choice: ((bits >> 32) & 0xff) as u8,
+        }
+    }
+}
+
+/// Like [`child`], but returns the compact [`ChildId`] of the element.
+pub fn child_id(owner: TypeRef, json_key: &str) -> Option<ChildId> {
     let key = json_key.strip_prefix('_').unwrap_or(json_key);
     let m = model();
     let mut cur = Some(owner);
     while let Some(t) = cur {
         let info = m.info(t)?;
-        if let Some(e) = info.element(key) {
-            return Some(Child {
-                name: e.name,
-                ty: if e.choice {
-                    None
-                } else {
-                    e.types.first().copied()
-                },
-                types: &e.types,
-                many: e.many,
-                choice: e.choice,
+        if let Some(i) = info.element_index(key) {
+            return Some(ChildId {
+                declaring: t.0,
+                element: i,
+                choice: 0,
             });
         }
         for &i in &info.choices {
@@ -296,19 +331,99 @@ pub fn child(owner: TypeRef, json_key: &str) -> Option<Child> {
             let Some(suffix) = key.strip_prefix(e.name) else {
                 continue;
             };
-            if let Some(&ty) = e.types.iter().find(|t| is_type_suffix(suffix, t.name())) {
-                return Some(Child {
-                    name: e.name,
-                    ty: Some(ty),
-                    types: &e.types,
-                    many: e.many,
-                    choice: true,
+            if let Some(k) = e
+                .types
+                .iter()
+                .position(|t| is_type_suffix(suffix, t.name()))
+            {
+                // Choice elements have a handful of types; more than 254 cannot be encoded.
+                let choice = u8::try_from(k + 1).ok()?;
+                return Some(ChildId {
+                    declaring: t.0,
+                    element: i,
+                    choice,
                 });
             }
         }
         cur = info.base;
     }
     None
+}
+
+/// The element a [`ChildId`] stands for (constant time).
+pub fn child_by_id(id: ChildId) -> Option<Child> {
+    let info = model().types.get(usize::from(id.declaring))?;
+    let e = info.elements.get(usize::from(id.element))?;
+    let ty = match id.choice {
+        0 if e.choice => None,
+        0 => e.types.first().copied(),
+        k => Some(*e.types.get(usize::from(k) - 1)?),
+    };
+    Some(Child {
+        name: e.name,
+        ty,
+        types: &e.types,
+        many: e.many,
+        choice: e.choice,
+    })
+}
+
+/// A one-entry cache of [`child`] lookups for one call site that always looks up the same JSON
+/// key (for example one `name` step of a parsed FHIRPath expression): it remembers the owner
+/// type of the last lookup and its result, so that a site which keeps seeing the same owner
+/// type skips the search. It is `Sync` (one relaxed atomic word), so a shared parsed
+/// expression can be evaluated from several threads.
+///
+/// ```
+/// use cds_core::model::{self, ChildCache};
+///
+/// let cache = ChildCache::new();
+/// let coding = model::type_named("Coding").unwrap();
+/// assert_eq!(cache.child(coding, "system"), model::child(coding, "system"));
+/// assert_eq!(cache.child(coding, "system"), model::child(coding, "system")); // cached
+/// let patient = model::type_named("Patient").unwrap();
+/// assert_eq!(cache.child(patient, "system"), None);
+/// ```
+#[derive(Debug, Default)]
+pub struct ChildCache(std::sync::atomic::AtomicU64);
+
+/// Layout of a [`ChildCache`] word: owner type in bits 0..16, "filled" in bit 16, "found"
+/// in bit 17, the [`ChildId`] bits from bit 24.
+const CACHE_FILLED: u64 = 1 << 16;
+const CACHE_FOUND: u64 = 1 << 17;
+const CACHE_ID_SHIFT: u32 = 24;
+
+impl ChildCache {
+    /// An empty cache.
+    pub const fn new() -> ChildCache {
+        ChildCache(std::sync::atomic::AtomicU64::new(0))
+    }
+
+    /// [`child`]`(owner, json_key)`, from the cache when the previous lookup was for the same
+    /// owner. `json_key` must be the same at every call on one cache.
+    pub fn child(&self, owner: TypeRef, json_key: &str) -> Option<Child> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let bits = self.0.load(Relaxed);
+        if bits & CACHE_FILLED != 0 && (bits & 0xffff) as u16 == owner.0 {
+            if bits & CACHE_FOUND == 0 {
+                return None;
+            }
+            return child_by_id(ChildId::from_bits(bits >> CACHE_ID_SHIFT));
+        }
+        let id = child_id(owner, json_key);
+        let word = u64::from(owner.0)
+            | CACHE_FILLED
+            | id.map_or(0, |id| CACHE_FOUND | id.to_bits() << CACHE_ID_SHIFT);
+        self.0.store(word, Relaxed);
+        id.and_then(child_by_id)
+    }
+}
+
+impl Clone for ChildCache {
+    fn clone(&self) -> ChildCache {
+        use std::sync::atomic::Ordering::Relaxed;
+        ChildCache(std::sync::atomic::AtomicU64::new(self.0.load(Relaxed)))
+    }
 }
 
 /// Whether `suffix` is `type_name` with its first letter upper-cased (`DateTime`/`dateTime`).
@@ -389,19 +504,7 @@ pub fn is_subtype_of(t: TypeRef, ancestor: TypeRef) -> bool {
 /// `positiveInt` → `Integer`, `boolean` → `Boolean`, every other primitive → `String`.
 /// A System type maps to itself; a non-primitive FHIR type gives `None`.
 pub fn system_type_of_primitive(t: TypeRef) -> Option<SystemType> {
-    match t.kind() {
-        TypeKind::System => SystemType::ALL.get(usize::from(t.0)).copied(),
-        TypeKind::Primitive => Some(match t.name() {
-            "boolean" => SystemType::Boolean,
-            "integer" | "unsignedInt" | "positiveInt" => SystemType::Integer,
-            "decimal" => SystemType::Decimal,
-            "date" => SystemType::Date,
-            "dateTime" | "instant" => SystemType::DateTime,
-            "time" => SystemType::Time,
-            _ => SystemType::String,
-        }),
-        _ => None,
-    }
+    model().info(t).and_then(|i| i.system)
 }
 
 /// The concrete (non-abstract) resource type names, sorted (`Account` ... `VisionPrescription`).

@@ -4,8 +4,42 @@
 //! `tools/fhir-model/gen.py`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::{SystemType, TypeKind, TypeRef};
+
+/// A small, fast, non-cryptographic hasher for the model's name maps (the keys are schema
+/// names fixed at build time, so hash flooding is not a concern).
+#[derive(Default)]
+pub(super) struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by type names, with [`NameHasher`].
+pub(super) type NameMap<V> = HashMap<&'static str, V, BuildHasherDefault<NameHasher>>;
 
 /// A problem in the type table: which line, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +82,8 @@ pub(super) struct TypeInfo {
     pub(super) kind: TypeKind,
     pub(super) base: Option<TypeRef>,
     pub(super) is_abstract: bool,
+    /// The System type of the value a primitive (or System type) holds; `None` otherwise.
+    pub(super) system: Option<SystemType>,
     /// Own elements in declaration order.
     pub(super) elements: Vec<ElementDef>,
     /// Indexes into `elements`, sorted by element name (binary search).
@@ -61,7 +97,7 @@ pub(super) struct TypeInfo {
 pub(super) struct Model {
     pub(super) types: Vec<TypeInfo>,
     /// FHIR type names and backbone paths.
-    pub(super) fhir: HashMap<&'static str, TypeRef>,
+    pub(super) fhir: NameMap<TypeRef>,
     /// Concrete (non-abstract) resource type names, sorted.
     pub(super) resources: Vec<&'static str>,
 }
@@ -166,6 +202,11 @@ impl Model {
             kind,
             base: None,
             is_abstract,
+            system: match kind {
+                TypeKind::System => SystemType::from_name(name),
+                TypeKind::Primitive => Some(primitive_system_type(name)),
+                _ => None,
+            },
             elements: Vec::new(),
             by_name: Vec::new(),
             choices: Vec::new(),
@@ -191,9 +232,28 @@ impl Model {
     }
 }
 
+/// The System type of a FHIR primitive's value, by the primitive's name.
+fn primitive_system_type(name: &str) -> SystemType {
+    match name {
+        "boolean" => SystemType::Boolean,
+        "integer" | "unsignedInt" | "positiveInt" => SystemType::Integer,
+        "decimal" => SystemType::Decimal,
+        "date" => SystemType::Date,
+        "dateTime" | "instant" => SystemType::DateTime,
+        "time" => SystemType::Time,
+        _ => SystemType::String,
+    }
+}
+
 impl TypeInfo {
     /// The own element with exactly this name.
+    #[cfg(test)]
     pub(super) fn element(&self, name: &str) -> Option<&ElementDef> {
+        self.elements.get(usize::from(self.element_index(name)?))
+    }
+
+    /// The index in `elements` of the own element with exactly this name.
+    pub(super) fn element_index(&self, name: &str) -> Option<u16> {
         let pos = self
             .by_name
             .binary_search_by(|&i| {
@@ -203,8 +263,7 @@ impl TypeInfo {
                     .cmp(name)
             })
             .ok()?;
-        let i = *self.by_name.get(pos)?;
-        self.elements.get(usize::from(i))
+        self.by_name.get(pos).copied()
     }
 }
 

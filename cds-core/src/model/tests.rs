@@ -327,3 +327,56 @@ proptest::proptest! {
         let _ = table::Model::parse(text);
     }
 }
+
+#[test]
+fn child_ids_and_the_cache_agree_with_child_for_every_element() {
+    for name in [
+        "Observation",
+        "Patient",
+        "Extension",
+        "Coding",
+        "Questionnaire.item",
+        "string",
+    ] {
+        let owner = t(name);
+        let cache = ChildCache::new();
+        for c in elements(owner).collect::<Vec<_>>() {
+            let keys: Vec<String> = if c.choice {
+                let mut k: Vec<String> = c
+                    .types
+                    .iter()
+                    .map(|&ty| choice_json_key(c.name, ty))
+                    .collect();
+                k.push(c.name.to_string());
+                k
+            } else {
+                vec![c.name.to_string(), format!("_{}", c.name)]
+            };
+            for key in keys {
+                let direct = child(owner, &key);
+                assert!(direct.is_some(), "{name}.{key}");
+                let id = child_id(owner, &key).unwrap();
+                assert_eq!(child_by_id(id), direct, "{name}.{key}");
+                // A fresh cache per key (a cache serves one key), asked twice.
+                let per_key = ChildCache::new();
+                assert_eq!(per_key.child(owner, &key), direct, "{name}.{key}");
+                assert_eq!(per_key.child(owner, &key), direct, "{name}.{key} cached");
+                assert_eq!(
+                    per_key.clone().child(owner, &key),
+                    direct,
+                    "{name}.{key} clone"
+                );
+            }
+        }
+        assert_eq!(cache.child(owner, "noSuchElement"), None);
+        assert_eq!(cache.child(owner, "noSuchElement"), None);
+    }
+    // One cache, owners alternating: each answer is for the owner asked about.
+    let cache = ChildCache::new();
+    let (coding, quantity) = (t("Coding"), t("Quantity"));
+    for _ in 0..3 {
+        assert_eq!(cache.child(coding, "system"), child(coding, "system"));
+        assert_eq!(cache.child(quantity, "system"), child(quantity, "system"));
+        assert_eq!(cache.child(t("Patient"), "system"), None);
+    }
+}

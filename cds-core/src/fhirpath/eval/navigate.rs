@@ -4,6 +4,7 @@
 use super::Frame;
 use crate::fhirpath::ast::Member;
 use crate::fhirpath::error::{EvalError, EvalErrorKind};
+use crate::fhirpath::json_key;
 use crate::fhirpath::types::{self, FhirType};
 use crate::fhirpath::value::{Collection, FhirNode, Item, Str};
 use crate::model::{self, TypeRef};
@@ -16,7 +17,7 @@ static NULL: Json = Json::Null;
 pub(crate) fn is_type_prefix(item: &Item<'_>, name: &str) -> bool {
     let Item::Node(n) = item else { return false };
     let Some(t) = n.ty else {
-        return n.json.get("resourceType").and_then(Json::as_str) == Some(name);
+        return json_key::get(n.json, "resourceType").and_then(Json::as_str) == Some(name);
     };
     if !t.is_resource() {
         return false;
@@ -61,7 +62,7 @@ fn navigate<'a>(
                 let ty = element_type()
                     .and_then(|el| model::child(el, name))
                     .and_then(|c| c.ty);
-                push_values(e.get(name), None, ty, out);
+                push_values(json_key::field(e, name), None, ty, out);
             }
             return Ok(());
         }
@@ -69,33 +70,40 @@ fn navigate<'a>(
     let Some(t) = n.ty else {
         return navigate_untyped(obj, name, out);
     };
-    match model::child(t, name) {
+    match m.cache.child(t, name) {
         Some(c) if c.name == name && !c.choice => {
-            let value = obj.get(name);
             // `Resource.id` is typed `id` in the R4 spec (the model reads its System.String as
             // `string`).
-            let c = match c.ty {
-                Some(_) if name == "id" && t.is_resource() => crate::model::Child {
-                    ty: id_type().or(c.ty),
-                    ..c
-                },
-                _ => c,
+            let ty = match c.ty {
+                Some(_) if name == "id" && t.is_resource() => id_type().or(c.ty),
+                other => other,
             };
-            let ext = match c.ty {
-                Some(ct) if ct.is_primitive() => underscore_get(obj, name),
-                _ => None,
-            };
-            push_values(value, ext, c.ty, out);
+            match ty {
+                Some(ct) if ct.is_primitive() => {
+                    let (value, ext) = json_key::field_and_ext(obj, name);
+                    push_values(value, ext, ty, out);
+                }
+                _ => push_values(json_key::field(obj, name), None, ty, out),
+            }
             Ok(())
         }
         Some(c) if c.name == name => {
+            // The lengths a key `name` + `Type` can have: keys of other lengths are skipped
+            // without reading their text.
+            let mut lengths = 0u64;
+            for t in c.types {
+                lengths |= 1 << (name.len() + t.name().len()).min(63);
+            }
             for (key, value) in obj.iter() {
+                if lengths & (1 << key.len().min(63)) == 0 {
+                    continue;
+                }
                 let Some(suffix) = key.strip_prefix(name) else {
                     continue;
                 };
                 if let Some(&ty) = c.types.iter().find(|&&ty| types::is_choice_suffix(suffix, ty)) {
                     let ext = if ty.is_primitive() {
-                        underscore_get(obj, key)
+                        json_key::ext_field(obj, key)
                     } else {
                         None
                     };
@@ -131,8 +139,8 @@ fn navigate_untyped<'a>(
     name: &str,
     out: &mut Collection<'a>,
 ) -> Result<(), EvalError> {
-    if let Some(v) = obj.get(name) {
-        push_values(Some(v), underscore_get(obj, name), None, out);
+    if let (Some(v), ext) = json_key::field_and_ext(obj, name) {
+        push_values(Some(v), ext, None, out);
         return Ok(());
     }
     for (key, value) in obj.iter() {
@@ -141,23 +149,10 @@ fn navigate_untyped<'a>(
         };
         if suffix.starts_with(|c: char| c.is_ascii_uppercase()) {
             let ty = types::type_of_suffix(suffix);
-            push_values(Some(value), underscore_get(obj, key), ty, out);
+            push_values(Some(value), json_key::ext_field(obj, key), ty, out);
         }
     }
     Ok(())
-}
-
-/// The `_name` sibling of a primitive element, looked up without allocating for short names.
-fn underscore_get<'a>(obj: &'a Map<String, Json>, name: &str) -> Option<&'a Json> {
-    let mut buf = [0u8; 96];
-    let len = name.len() + 1;
-    if len > buf.len() {
-        return obj.get(&format!("_{name}"));
-    }
-    buf[0] = b'_';
-    buf[1..len].copy_from_slice(name.as_bytes());
-    let key = std::str::from_utf8(&buf[..len]).ok()?;
-    obj.get(key)
 }
 
 /// Push the value(s) of an element: arrays are flattened, with the matching entries of the
@@ -172,7 +167,7 @@ fn push_values<'a>(
     let node = |json: &'a Json, ext: Option<&'a Json>| {
         let ty = match ty {
             Some(t) if t.is_resource() => types::type_of_resource(json).or(Some(t)),
-            None if json.get("resourceType").is_some() => types::type_of_resource(json),
+            None => types::type_of_resource(json),
             other => other,
         };
         Item::Node(FhirNode {
@@ -245,7 +240,7 @@ pub(crate) fn children_of<'a>(item: &Item<'a>, out: &mut Collection<'a>) {
             continue;
         }
         if let Some(plain) = key.strip_prefix('_') {
-            if obj.contains_key(plain) {
+            if json_key::field(obj, plain).is_some() {
                 continue;
             }
         }
@@ -259,7 +254,7 @@ pub(crate) fn children_of<'a>(item: &Item<'a>, out: &mut Collection<'a>) {
             continue;
         }
         let ext = match ty {
-            Some(t) if t.is_primitive() => underscore_get(obj, key),
+            Some(t) if t.is_primitive() => json_key::ext_field(obj, key),
             _ => None,
         };
         push_values(Some(value), ext, ty, out);
