@@ -67,6 +67,7 @@ fn navigate<'a>(
             return Ok(());
         }
     };
+    json_key::prefetch_object(obj);
     let Some(t) = n.ty else {
         return navigate_untyped(obj, name, out);
     };
