@@ -11,6 +11,10 @@ use std::hint::black_box;
 use cds_core::fhirpath::{self, EvalContext};
 use cds_core::temporal::DateTime;
 
+/// The allocator of the shipped `cds` binary, as in `fhirpath_compare`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench_parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("fhirpath/parse");
     for (name, source) in support::expressions() {
