@@ -213,9 +213,32 @@ fn build_expr(pairs: Pairs<'_, Rule>, src: &str) -> Built {
                 Rule::idiv => BinOp::IntDiv,
                 _ => BinOp::Mod,
             };
+            if let Some(folded) = fold_constant(op, &lhs, &rhs, span) {
+                return Ok((folded, span));
+            }
             Ok((Node::Binary(Box::new(Binary { op, lhs, rhs, span })), span))
         })
         .parse(pairs)
+}
+
+/// Arithmetic on two literals (`@2020-01-01 - 90 days`, `2 * 3`), computed once while
+/// parsing. Operations that fail or give no value are left to the evaluator, so errors still
+/// surface when the expression runs.
+fn fold_constant(op: BinOp, lhs: &Node, rhs: &Node, span: Span) -> Option<Node> {
+    let (Node::Lit(a), Node::Lit(b)) = (lhs, rhs) else {
+        return None;
+    };
+    if !matches!(
+        op,
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::IntDiv | BinOp::Mod
+    ) {
+        return None;
+    }
+    let out = super::eval::arithmetic(op, &a.item(), &b.item(), span).ok()?;
+    match out.0.as_slice() {
+        [item] => Lit::from_item(item).map(Node::Lit),
+        _ => None,
+    }
 }
 
 fn build_primary(p: Pair<'_, Rule>, src: &str) -> Built {

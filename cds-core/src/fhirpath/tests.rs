@@ -336,3 +336,60 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn literal_arithmetic_is_folded_while_parsing() {
+    let e = parse("@2020-01-01T00:00:00Z - 90 days").unwrap();
+    assert!(matches!(e.root, ast::Node::Lit(_)), "{:?}", e.root);
+    assert_eq!(
+        eval("@2020-01-01T00:00:00Z - 90 days"),
+        json!(["2019-10-03T00:00:00Z"])
+    );
+    assert_eq!(eval("2 * 3 + 1"), json!([7]));
+    assert_eq!(eval("'a' + 'b'"), json!(["ab"]));
+    // Failing or empty operations stay in the tree and behave as before.
+    assert!(matches!(parse("1 / 0").unwrap().root, ast::Node::Binary(_)));
+    assert_eq!(eval("1 / 0"), json!([]));
+    let err = parse("@2020-01-01 + 1 'kg'").unwrap();
+    let (p, c) = (patient(), ctx());
+    assert!(err.evaluate(&p, &c).is_err());
+}
+
+#[test]
+fn string_concatenation_of_short_and_long_texts() {
+    let long = "x".repeat(200);
+    let expr = format!("'{long}' & 'é' + ''");
+    assert_eq!(eval(&expr), json!([format!("{long}é")]));
+    assert_eq!(eval("name.family & '|' & {}"), json!(["Smith|"]));
+    assert_eq!(eval("{} & {}"), json!([""]));
+    assert_eq!(eval("name.family + '|' + 'é'"), json!(["Smith|é"]));
+}
+
+#[test]
+fn decimal_nodes_compare_with_integers_exactly() {
+    let obs = observation();
+    assert_eq!(run("component[1].value.value > 95", &obs), json!([true]));
+    assert_eq!(run("component[1].value.value < 96", &obs), json!([true]));
+    assert_eq!(run("96 > component[1].value.value", &obs), json!([true]));
+    assert_eq!(run("component[1].value.value >= 95.5", &obs), json!([true]));
+    assert_eq!(run("component[0].value.value >= 150", &obs), json!([true]));
+    let r = json!({"resourceType": "Observation", "valueQuantity": {"value": 140.0}});
+    assert_eq!(run("value.value > 140", &r), json!([false]));
+    assert_eq!(run("value.value >= 140", &r), json!([true]));
+    let r = json!({"resourceType": "Observation", "valueQuantity": {"value": 1e30}});
+    // Beyond Decimal's range the value cannot be read, as before.
+    let (e, c) = (parse("value.value > 140").unwrap(), ctx());
+    assert!(e.evaluate(&r, &c).is_err());
+}
+
+#[test]
+fn string_nodes_equal_literals_by_text() {
+    let obs = observation();
+    assert_eq!(run("status = 'final'", &obs), json!([true]));
+    assert_eq!(run("'final' = status", &obs), json!([true]));
+    assert_eq!(run("status = 'Final'", &obs), json!([false]));
+    assert_eq!(
+        run("effective = '2024-05-01T08:00:00Z'", &obs),
+        json!([true])
+    );
+}

@@ -85,9 +85,21 @@ pub(crate) fn item_type(item: &Item<'_>) -> Option<TypeRef> {
 
 /// The type of a resource's JSON, from its `resourceType`.
 pub(crate) fn type_of_resource(json: &Json) -> FhirType {
-    super::json_key::get(json, "resourceType")
-        .and_then(Json::as_str)
-        .and_then(|rt| model::type_named(rt).filter(|t| t.is_resource()))
+    thread_local! {
+        /// The type found by the previous call: evaluations mostly see one resource type.
+        static LAST: std::cell::Cell<FhirType> = const { std::cell::Cell::new(None) };
+    }
+    let rt = super::json_key::get(json, "resourceType").and_then(Json::as_str)?;
+    if let Some(t) = LAST.with(std::cell::Cell::get) {
+        if t.name() == rt {
+            return Some(t);
+        }
+    }
+    let t = model::type_named(rt).filter(|t| t.is_resource());
+    if t.is_some() {
+        LAST.with(|c| c.set(t));
+    }
+    t
 }
 
 /// The name of a FHIR type, for messages.

@@ -105,6 +105,21 @@ pub(crate) enum Lit {
 }
 
 impl Lit {
+    /// The literal holding a System value (`None` for FHIR nodes and types).
+    pub(crate) fn from_item(item: &Item<'_>) -> Option<Lit> {
+        Some(match item {
+            Item::Boolean(b) => Lit::Boolean(*b),
+            Item::Integer(i) => Lit::Integer(*i),
+            Item::Decimal(d) => Lit::Decimal(*d),
+            Item::String(s) => Lit::String(s.as_str().into()),
+            Item::Date(d) => Lit::Date(*d),
+            Item::DateTime(d) => Lit::DateTime(*d),
+            Item::Time(t) => Lit::Time(*t),
+            Item::Quantity(q) => Lit::Quantity(q.clone()),
+            Item::Node(_) | Item::Type(_) => return None,
+        })
+    }
+
     pub(crate) fn item(&self) -> Item<'_> {
         match self {
             Lit::Boolean(b) => Item::Boolean(*b),

@@ -1,6 +1,7 @@
 //! Equality (`=`), equivalence (`~`) and ordering (`<` ...) of items and collections.
 
-use crate::fhirpath::value::{Collection, Item};
+use crate::fhirpath::value::{Collection, FhirNode, Item};
+use crate::model::SystemType;
 use crate::temporal::{Date, DateTime};
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
@@ -9,6 +10,14 @@ use std::cmp::Ordering;
 /// Equality of two single items: `Some(true|false)`, or `None` when it cannot be decided
 /// (date/times of different precision, incomparable quantities).
 pub(crate) fn item_equals(a: &Item<'_>, b: &Item<'_>, offset: i32) -> Option<bool> {
+    match (a, b) {
+        (Item::Node(n), Item::String(t)) | (Item::String(t), Item::Node(n)) => {
+            if let Some(s) = string_primitive(n) {
+                return Some(s == t.as_str());
+            }
+        }
+        _ => {}
+    }
     if let (Item::Node(x), Item::Node(y)) = (a, b) {
         if !is_primitive_like(a) || !is_primitive_like(b) {
             return Some(json_equal(x.json, y.json));
@@ -70,6 +79,23 @@ pub(crate) fn item_compare(
     b: &Item<'_>,
     offset: i32,
 ) -> Result<Option<Ordering>, ()> {
+    match (a, b) {
+        (Item::Node(n), Item::Integer(i)) => {
+            if let Some(x) = float_primitive(n) {
+                if let Some(o) = float_cmp_integer(x, *i) {
+                    return Ok(Some(o));
+                }
+            }
+        }
+        (Item::Integer(i), Item::Node(n)) => {
+            if let Some(x) = float_primitive(n) {
+                if let Some(o) = float_cmp_integer(x, *i) {
+                    return Ok(Some(o.reverse()));
+                }
+            }
+        }
+        _ => {}
+    }
     let (Some(a), Some(b)) = (a.to_system(), b.to_system()) else {
         return Err(());
     };
@@ -86,6 +112,45 @@ pub(crate) fn item_compare(
             None => Err(()),
         },
     }
+}
+
+/// The text of a primitive node whose System value is a String (read without conversion).
+fn string_primitive<'a>(n: &FhirNode<'a>) -> Option<&'a str> {
+    let Json::String(s) = n.json else {
+        return None;
+    };
+    match n.ty {
+        None => Some(s),
+        Some(t) => (crate::model::system_type_of_primitive(t) == Some(SystemType::String))
+            .then_some(s.as_str()),
+    }
+}
+
+/// The value of a primitive node written as a JSON floating-point number, whose System value
+/// is the Decimal with the shortest text that reads back as this double.
+fn float_primitive(n: &FhirNode<'_>) -> Option<f64> {
+    let Json::Number(x) = n.json else {
+        return None;
+    };
+    if !x.is_f64() {
+        return None;
+    }
+    if let Some(t) = n.ty {
+        crate::model::system_type_of_primitive(t)?;
+    }
+    x.as_f64()
+}
+
+/// The order of a double and an integer, without converting the double to a Decimal. Reading
+/// a decimal text as the nearest double is monotonic, and integers up to 2^53 are doubles
+/// exactly, so the double orders against such an integer as its shortest decimal text does.
+/// `None` outside that range (and beyond the range of Decimal), where the slow path decides.
+fn float_cmp_integer(x: f64, i: i64) -> Option<Ordering> {
+    const EXACT: i64 = 1 << 53;
+    if !(-EXACT..=EXACT).contains(&i) || x.abs() >= 1e27 {
+        return None;
+    }
+    x.partial_cmp(&(i as f64))
 }
 
 fn is_primitive_like(item: &Item<'_>) -> bool {

@@ -15,6 +15,7 @@ use super::functions;
 use super::value::{Collection, Item};
 
 pub(crate) use navigate::{children_of, member_of};
+pub(crate) use operators::arithmetic;
 pub(crate) use operators::union as union_of;
 
 /// Per-evaluation state shared by all nodes.

@@ -103,22 +103,24 @@ pub(crate) fn binary<'a>(b: &'a Binary, focus: &Collection<'a>, f: &Frame<'a, '_
         BinOp::Contains => membership(&r, &l, span, offset),
         BinOp::Union => Ok(union(l, &r, offset)),
         BinOp::Concat => {
-            let text = |c: &Collection<'a>| -> Result<String, EvalError> {
-                Ok(match singleton(c, span, sym)? {
-                    None => String::new(),
-                    Some(Item::String(s)) => s.as_str().to_string(),
-                    Some(other) => {
-                        return Err(EvalError::new(
-                            EvalErrorKind::Type,
-                            span,
-                            format!("`&` needs Strings, found {}", other.kind_name()),
-                        ))
-                    }
-                })
+            let text = |c: &Collection<'a>| -> Result<Option<Str<'a>>, EvalError> {
+                match singleton(c, span, sym)? {
+                    None => Ok(None),
+                    Some(Item::String(s)) => Ok(Some(s)),
+                    Some(other) => Err(EvalError::new(
+                        EvalErrorKind::Type,
+                        span,
+                        format!("`&` needs Strings, found {}", other.kind_name()),
+                    )),
+                }
             };
-            let mut s = text(&l)?;
-            s.push_str(&text(&r)?);
-            Ok(Collection::single(Item::String(Str::from(s))))
+            let s = match (text(&l)?, text(&r)?) {
+                (None, None) => Str::Borrowed(""),
+                (Some(x), None) => x,
+                (None, Some(y)) => y,
+                (Some(x), Some(y)) => concat(x.as_str(), y.as_str()),
+            };
+            Ok(Collection::single(Item::String(s)))
         }
         _ => {
             let (Some(x), Some(y)) = (singleton(&l, span, sym)?, singleton(&r, span, sym)?) else {
@@ -127,6 +129,34 @@ pub(crate) fn binary<'a>(b: &'a Binary, focus: &Collection<'a>, f: &Frame<'a, '_
             arithmetic(b.op, &x, &y, span)
         }
     }
+}
+
+/// `a` followed by `b`, in one allocation (short texts are joined on the stack first).
+fn concat<'a>(a: &str, b: &str) -> Str<'a> {
+    let mut buf = [0u8; 128];
+    let n = a.len() + b.len();
+    let copied = match buf.get_mut(..a.len()) {
+        Some(head) => {
+            head.copy_from_slice(a.as_bytes());
+            match buf.get_mut(a.len()..n) {
+                Some(rest) => {
+                    rest.copy_from_slice(b.as_bytes());
+                    true
+                }
+                None => false,
+            }
+        }
+        None => false,
+    };
+    if copied {
+        if let Some(joined) = buf.get(..n).and_then(|t| std::str::from_utf8(t).ok()) {
+            return Str::Shared(Arc::from(joined));
+        }
+    }
+    let mut s = String::with_capacity(n);
+    s.push_str(a);
+    s.push_str(b);
+    Str::from(s)
 }
 
 fn membership<'a>(
@@ -213,9 +243,7 @@ pub(crate) fn arithmetic<'a>(op: BinOp, a: &Item<'a>, b: &Item<'a>, span: Span) 
         (BinOp::Mul, Integer(x), Integer(y)) => x.checked_mul(*y).map(Integer),
         (BinOp::IntDiv, Integer(x), Integer(y)) => x.checked_div(*y).map(Integer),
         (BinOp::Mod, Integer(x), Integer(y)) => x.checked_rem(*y).map(Integer),
-        (BinOp::Add, String(x), String(y)) => {
-            Some(String(Str::from(format!("{}{}", x.as_str(), y.as_str()))))
-        }
+        (BinOp::Add, String(x), String(y)) => Some(String(concat(x.as_str(), y.as_str()))),
         (_, Integer(_) | Decimal(_), Integer(_) | Decimal(_)) => {
             let (x, y) = (dec(a).unwrap_or_default(), dec(b).unwrap_or_default());
             match op {
