@@ -1,6 +1,6 @@
 //! Conversions: FHIR primitives to System values, and the `toX()` / `convertsToX()` rules.
 
-use super::quantity::Quantity;
+use super::quantity::{Quantity, QuantityRef};
 use super::value::{FhirNode, Item, Str};
 use crate::model::{self, SystemType};
 use crate::temporal::{Date, DateTime, Time};
@@ -81,13 +81,19 @@ pub(crate) fn node_to_system<'a>(n: &FhirNode<'a>) -> Option<Item<'a>> {
 
 /// A FHIR `Quantity` object as a System quantity (unit from `code`, else `unit`).
 pub(crate) fn node_quantity(json: &Json) -> Option<Quantity> {
+    let q = node_quantity_parts(json)?;
+    Some(Quantity::ucum(q.value, q.unit))
+}
+
+/// The parts of a FHIR `Quantity` object, borrowed (see [`node_quantity`]).
+pub(crate) fn node_quantity_parts(json: &Json) -> Option<QuantityRef<'_>> {
     use super::json_key::get;
     let value = json_decimal(get(json, "value")?.as_number()?)?;
     let unit = get(json, "code")
         .and_then(Json::as_str)
         .or_else(|| get(json, "unit").and_then(Json::as_str))
         .unwrap_or("1");
-    Some(Quantity::ucum(value, unit))
+    Some(QuantityRef::ucum(value, unit))
 }
 
 fn json_to_system(json: &Json) -> Option<Item<'_>> {

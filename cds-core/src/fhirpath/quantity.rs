@@ -52,41 +52,24 @@ impl Quantity {
         ucum_time_unit(&self.unit)
     }
 
+    /// The quantity's parts, borrowed.
+    pub(crate) fn parts(&self) -> QuantityRef<'_> {
+        QuantityRef {
+            value: self.value,
+            unit: &self.unit,
+            calendar: self.calendar,
+        }
+    }
+
     /// The unit as a UCUM code, for comparison: calendar units of fixed length map to their
     /// UCUM codes; `year` and `month` have none.
     fn ucum_code(&self) -> Option<&str> {
-        match self.calendar {
-            None => Some(&self.unit),
-            Some(c) => match c {
-                CalendarUnit::Week => Some("wk"),
-                CalendarUnit::Day => Some("d"),
-                CalendarUnit::Hour => Some("h"),
-                CalendarUnit::Minute => Some("min"),
-                CalendarUnit::Second => Some("s"),
-                CalendarUnit::Millisecond => Some("ms"),
-                CalendarUnit::Year | CalendarUnit::Month => None,
-            },
-        }
+        self.parts().ucum_code()
     }
 
     /// Compare two quantities, converting units; `None` when the units are not comparable.
     pub fn compare(&self, other: &Quantity) -> Option<Ordering> {
-        if self.unit == other.unit {
-            return Some(self.value.cmp(&other.value));
-        }
-        match (self.calendar, other.calendar) {
-            (Some(a), Some(b)) if is_year_month(a) || is_year_month(b) => {
-                let (x, y) = (months(a)?, months(b)?);
-                return Some((self.value * x).cmp(&(other.value * y)));
-            }
-            _ => {}
-        }
-        let (a, b) = (self.ucum_code()?, other.ucum_code()?);
-        if a == b {
-            return Some(self.value.cmp(&other.value));
-        }
-        let converted = ucum_bridge::convert(other.value, b, a)?;
-        Some(self.value.cmp(&converted))
+        self.parts().compare(other.parts())
     }
 
     /// Equivalence: equal after conversion, at the precision of the less precise value.
@@ -108,6 +91,61 @@ impl Quantity {
         let value = serde_json::from_str::<Json>(&self.value.to_string())
             .unwrap_or_else(|_| Json::String(self.value.to_string()));
         serde_json::json!({ "value": value, "unit": &*self.unit })
+    }
+}
+
+/// A quantity's parts, borrowed (from a [`Quantity`] or from a FHIR `Quantity` in the data,
+/// which is then compared without building a [`Quantity`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuantityRef<'q> {
+    pub value: Decimal,
+    pub unit: &'q str,
+    pub calendar: Option<CalendarUnit>,
+}
+
+impl<'q> QuantityRef<'q> {
+    /// A value with a UCUM unit (a calendar keyword as unit is read as the calendar unit).
+    pub(crate) fn ucum(value: Decimal, unit: &'q str) -> Self {
+        QuantityRef {
+            value,
+            unit,
+            calendar: CalendarUnit::from_keyword(unit),
+        }
+    }
+
+    fn ucum_code(&self) -> Option<&'q str> {
+        match self.calendar {
+            None => Some(self.unit),
+            Some(c) => match c {
+                CalendarUnit::Week => Some("wk"),
+                CalendarUnit::Day => Some("d"),
+                CalendarUnit::Hour => Some("h"),
+                CalendarUnit::Minute => Some("min"),
+                CalendarUnit::Second => Some("s"),
+                CalendarUnit::Millisecond => Some("ms"),
+                CalendarUnit::Year | CalendarUnit::Month => None,
+            },
+        }
+    }
+
+    /// See [`Quantity::compare`].
+    pub(crate) fn compare(self, other: QuantityRef<'_>) -> Option<Ordering> {
+        if self.unit == other.unit {
+            return Some(self.value.cmp(&other.value));
+        }
+        match (self.calendar, other.calendar) {
+            (Some(a), Some(b)) if is_year_month(a) || is_year_month(b) => {
+                let (x, y) = (months(a)?, months(b)?);
+                return Some((self.value * x).cmp(&(other.value * y)));
+            }
+            _ => {}
+        }
+        let (a, b) = (self.ucum_code()?, other.ucum_code()?);
+        if a == b {
+            return Some(self.value.cmp(&other.value));
+        }
+        let converted = ucum_bridge::convert(other.value, b, a)?;
+        Some(self.value.cmp(&converted))
     }
 }
 

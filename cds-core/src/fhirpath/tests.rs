@@ -393,3 +393,33 @@ fn string_nodes_equal_literals_by_text() {
         json!([true])
     );
 }
+
+#[test]
+fn quantity_nodes_compare_with_literals_in_place() {
+    let obs = observation();
+    assert_eq!(
+        run("component[0].value > 140 'mm[Hg]'", &obs),
+        json!([true])
+    );
+    assert_eq!(run("component[0].value > 20 'kPa'", &obs), json!([false]));
+    assert_eq!(run("component[0].value < 21 'kPa'", &obs), json!([true]));
+    assert_eq!(
+        run("140 'mm[Hg]' < component[0].value", &obs),
+        json!([true])
+    );
+    let (e, c) = (parse("component[0].value > 1 'kg'").unwrap(), ctx());
+    assert_eq!(e.evaluate(&obs, &c).unwrap().len(), 0);
+    let r = json!({"resourceType": "Observation", "valueQuantity": {"value": 3, "code": "d"}});
+    assert_eq!(run("value > 2 days", &r), json!([true]));
+    assert_eq!(run("value < 1 'wk'", &r), json!([true]));
+    let r = json!({"resourceType": "Observation", "valueQuantity": {"unit": "d"}});
+    let (e, c) = (parse("value > 2 days").unwrap(), ctx());
+    assert!(e.evaluate(&r, &c).is_err());
+    assert_eq!(
+        run("component.where(value > 100 'mm[Hg]').count()", &obs),
+        json!([1])
+    );
+    assert_eq!(run("component.count() >= 2", &obs), json!([true]));
+    let (e, c) = (parse("component > 2").unwrap(), ctx());
+    assert!(e.evaluate(&obs, &c).is_err());
+}

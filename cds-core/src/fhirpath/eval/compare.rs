@@ -87,6 +87,12 @@ pub(crate) fn item_compare(
                 }
             }
         }
+        (Item::Node(n), Item::Quantity(q)) if is_quantity_node(n) => {
+            // Read in place, without building a System quantity.
+            if let Some(x) = crate::fhirpath::convert::node_quantity_parts(n.json) {
+                return Ok(x.compare(q.parts()));
+            }
+        }
         (Item::Integer(i), Item::Node(n)) => {
             if let Some(x) = float_primitive(n) {
                 if let Some(o) = float_cmp_integer(x, *i) {
@@ -151,6 +157,13 @@ fn float_cmp_integer(x: f64, i: i64) -> Option<Ordering> {
         return None;
     }
     x.partial_cmp(&(i as f64))
+}
+
+/// Whether the node is a FHIR `Quantity` (or a subtype such as `Age`).
+fn is_quantity_node(n: &FhirNode<'_>) -> bool {
+    n.ty.is_some_and(|t| {
+        crate::fhirpath::convert::quantity_type().is_some_and(|q| crate::model::is_subtype_of(t, q))
+    })
 }
 
 fn is_primitive_like(item: &Item<'_>) -> bool {

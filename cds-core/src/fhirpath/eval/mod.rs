@@ -179,10 +179,12 @@ pub(crate) fn as_boolean(
 ) -> Result<Option<bool>, EvalError> {
     match c.0.as_slice() {
         [] => Ok(None),
-        [item] => Ok(Some(match item.to_system() {
+        [Item::Boolean(b)] => Ok(Some(*b)),
+        [item @ Item::Node(_)] => Ok(Some(match item.to_system() {
             Some(Item::Boolean(b)) => b,
             _ => true,
         })),
+        [_] => Ok(Some(true)),
         _ => Err(not_singleton(span, what)),
     }
 }

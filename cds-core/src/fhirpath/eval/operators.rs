@@ -78,10 +78,19 @@ pub(crate) fn binary<'a>(b: &'a Binary, focus: &Collection<'a>, f: &Frame<'a, '_
         BinOp::Equiv => Ok(boolean(Some(collections_equivalent(&l, &r, offset)))),
         BinOp::NotEquiv => Ok(boolean(Some(!collections_equivalent(&l, &r, offset)))),
         BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-            let (Some(x), Some(y)) = (singleton(&l, span, sym)?, singleton(&r, span, sym)?) else {
+            // `item_compare` reads FHIR primitives itself; the converted values are only
+            // needed for the message when the operands cannot be compared.
+            let ([x], [y]) = (l.0.as_slice(), r.0.as_slice()) else {
+                // Empty operands give empty; several items are an error.
+                singleton(&l, span, sym)?;
+                singleton(&r, span, sym)?;
                 return Ok(Collection::empty());
             };
-            let ord = compare::item_compare(&x, &y, offset).map_err(|()| {
+            let ord = compare::item_compare(x, y, offset).map_err(|()| {
+                let (x, y) = (
+                    x.to_system().unwrap_or_else(|| x.clone()),
+                    y.to_system().unwrap_or_else(|| y.clone()),
+                );
                 EvalError::new(
                     EvalErrorKind::Type,
                     span,
