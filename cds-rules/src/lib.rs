@@ -1,9 +1,35 @@
 //! The rule languages of the CDS engine.
 //!
-//! This crate will hold the clinician-readable rule DSL (parse → check → compile into the
-//! `cds-core` evaluation graph) and sandboxed rhai calculations. FHIRPath, which rules use to
-//! reach into FHIR data, lives in [`cds_core::fhirpath`] because the engine evaluates it.
+//! This crate holds the clinician-readable rule DSL (see `docs/rule-language.md`): its
+//! syntax tree ([`ast`]), the parser ([`parse()`], with all syntax errors of a file as
+//! [`ParseErrors`]) and the canonical formatter ([`format()`]). Checking, compiling to the
+//! evaluation graph and rhai scores come next. FHIRPath, which rules use to reach into FHIR
+//! data, lives in [`cds_core::fhirpath`] because the engine evaluates it.
 //!
-//! Nothing is exported yet: the DSL is the subject of the rule-language issue.
+//! ```
+//! let src = r#"ruleset hypertension version 1.2.0
+//!   "Blood pressure in the stage 2 range (ACC/AHA 2017)"
+//!   answers patient-view, appointment-book
+//!
+//! define systolic  = latest observation loinc 8480-6 within 90 days
+//! define diastolic = latest observation loinc 8462-4 within 90 days
+//!
+//! rule stage-2
+//!   when systolic >= 140 'mm[Hg]' or diastolic >= 90 'mm[Hg]'
+//!   then warning "BP {systolic}/{diastolic} is in the stage 2 range"
+//!        source "ACC/AHA 2017 Hypertension Guideline" link "https://..."
+//! "#;
+//! let ruleset = cds_rules::parse(src, "hypertension.rules")?;
+//! assert_eq!(ruleset.header.answers.len(), 2);
+//! assert_eq!(cds_rules::format(&ruleset), src);
+//! # Ok::<(), cds_rules::ParseErrors>(())
+//! ```
+
+pub mod ast;
+pub mod fmt;
+pub mod parse;
+mod spanless;
 
 pub use cds_core::fhirpath;
+pub use fmt::format;
+pub use parse::{parse, ParseError, ParseErrorKind, ParseErrors};
