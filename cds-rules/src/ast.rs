@@ -126,6 +126,7 @@ pub struct Header {
 
 /// A top-level item.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // a handful per file; boxing would only add noise
 pub enum Item {
     /// `define NAME = EXPR`
     Define(Define),

@@ -50,13 +50,22 @@ pub fn parse(source: &str, file_name: &str) -> Result<Ruleset, ParseErrors> {
             .collect()
     };
 
+    let mut trailing_comments = Vec::new();
     let header = parse_header(source, &layout, &mut sink).map(|mut h| {
-        h.comments = comments_in(&layout.header);
+        let all = comments_in(&layout.header);
+        if layout.items.is_empty() {
+            // Comments after the header of a file without items trail the file.
+            let (after, inside): (Vec<_>, Vec<_>) =
+                all.into_iter().partition(|c| after_line(source, h.span, c));
+            trailing_comments = after;
+            h.comments = inside;
+        } else {
+            h.comments = all;
+        }
         h
     });
 
     let mut items = Vec::new();
-    let mut trailing_comments = Vec::new();
     let last = layout.items.len().saturating_sub(1);
     for (n, chunk) in layout.items.iter().enumerate() {
         let text = &source[chunk.clone()];
@@ -67,11 +76,9 @@ pub fn parse(source: &str, file_name: &str) -> Result<Ruleset, ParseErrors> {
                     let item_span = item.span();
                     let mut all = comments_in(chunk);
                     if n == last {
-                        let (after, inside): (Vec<_>, Vec<_>) = all.into_iter().partition(|c| {
-                            source
-                                .get(item_span.end..c.span.start)
-                                .is_some_and(|gap| gap.contains('\n'))
-                        });
+                        let (after, inside): (Vec<_>, Vec<_>) = all
+                            .into_iter()
+                            .partition(|c| after_line(source, item_span, c));
                         trailing_comments = after;
                         all = inside;
                     }
@@ -90,6 +97,13 @@ pub fn parse(source: &str, file_name: &str) -> Result<Ruleset, ParseErrors> {
         }),
         _ => Err(sink.into_errors()),
     }
+}
+
+/// The comment is on a line after the end of `span`.
+fn after_line(source: &str, span: Span, c: &Comment) -> bool {
+    source
+        .get(span.end..c.span.start)
+        .is_some_and(|gap| gap.contains('\n'))
 }
 
 fn with_comments(item: crate::ast::Item, comments: Vec<Comment>) -> crate::ast::Item {
