@@ -14,7 +14,18 @@ const SCAN_MAX: usize = 24;
 #[inline]
 fn same(k: &str, key: &str) -> bool {
     let (k, key) = (k.as_bytes(), key.as_bytes());
-    k.len() == key.len() && k.first() == key.first() && k == key
+    k.len() == key.len() && k.first() == key.first() && bytes_equal(k, key)
+}
+
+/// Byte equality, inline for short texts (object keys), where a call to `memcmp` costs more
+/// than the comparison.
+#[inline]
+fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() <= 32 {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
+    }
 }
 
 /// The value under `key` in `obj`.
@@ -48,7 +59,7 @@ pub(crate) fn field_and_ext<'a>(
     for (k, v) in obj.iter() {
         let kb = k.as_bytes();
         if kb.len() == n.len() {
-            if kb.first() == n.first() && kb == n {
+            if kb.first() == n.first() && bytes_equal(kb, n) {
                 value = Some(v);
             }
         } else if kb.len() == n.len() + 1 && kb.first() == Some(&b'_') && kb.get(1..) == Some(n) {
@@ -129,6 +140,18 @@ fn underscore_get_hashed<'a>(obj: &'a Map<String, Json>, name: &str) -> Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_equality_short_and_long() {
+        assert!(bytes_equal(b"code", b"code"));
+        assert!(!bytes_equal(b"code", b"coda"));
+        assert!(!bytes_equal(b"code", b"codes"));
+        let long = "x".repeat(40);
+        let other = format!("{}y", "x".repeat(39));
+        assert!(bytes_equal(long.as_bytes(), long.as_bytes()));
+        assert!(!bytes_equal(long.as_bytes(), other.as_bytes()));
+        assert!(same("system", "system") && !same("system", "status"));
+    }
 
     #[test]
     fn finds_keys_and_extension_siblings_in_small_and_large_objects() {

@@ -71,8 +71,11 @@ fn navigate<'a>(
     let Some(t) = n.ty else {
         return navigate_untyped(obj, name, out);
     };
+    // The model finds an element under its own name, under `_name`, or under a choice form
+    // (`valueQuantity`); its name is then `name` itself exactly when the lengths agree, which
+    // spares comparing the texts.
     match m.cache.child(t, name) {
-        Some(c) if c.name == name && !c.choice => {
+        Some(c) if c.name.len() == name.len() && !c.choice => {
             // `Resource.id` is typed `id` in the R4 spec (the model reads its System.String as
             // `string`).
             let ty = match c.ty {
@@ -88,7 +91,7 @@ fn navigate<'a>(
             }
             Ok(())
         }
-        Some(c) if c.name == name => {
+        Some(c) if c.name.len() == name.len() => {
             // The lengths a key `name` + `Type` can have: keys of other lengths are skipped
             // without reading their text.
             let mut lengths = 0u64;
