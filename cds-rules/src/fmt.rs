@@ -247,8 +247,7 @@ fn expr_inner(e: &Expr, indent: usize) -> String {
         }
         ExprKind::Change { kind, of, window } => {
             // A windowless query would take the change's window: parenthesise it.
-            let needs_paren =
-                window.is_some() && matches!(&of.kind, ExprKind::Query(q) if q.window.is_none());
+            let needs_paren = window.is_some() && ends_open(of);
             let operand = if needs_paren {
                 format!("({})", expr(of, indent, 0))
             } else {
@@ -341,6 +340,17 @@ fn expr_inner(e: &Expr, indent: usize) -> String {
             s.push_str("end");
             s
         }
+    }
+}
+
+/// Whether the text of `e` (written as an operand at unary level) ends with a query or
+/// change that would take a `within` written after it.
+fn ends_open(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Query(q) => q.window.is_none(),
+        ExprKind::Change { window, .. } => window.is_none(),
+        ExprKind::Aggregate { of, .. } | ExprKind::Neg(of) => prec(of) >= 7 && ends_open(of),
+        _ => false,
     }
 }
 

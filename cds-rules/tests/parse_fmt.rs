@@ -103,3 +103,45 @@ fn spans_stop_at_the_text() {
     assert_eq!(rs.trailing_comments.len(), 1);
     assert_eq!(r.comments.len(), 1);
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    for depth in [30usize, 320, 5000] {
+        let src = format!(
+            "ruleset x version 1.0.0\ndefine a = {}1{}\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        );
+        let r = parse(&src, "x.rules");
+        eprintln!(
+            "parens {depth}: {:?}",
+            r.as_ref().err().map(|e| &e.errors[0].message)
+        );
+        assert_eq!(r.is_ok(), depth == 30, "parens {depth}");
+        let src = format!(
+            "ruleset x version 1.0.0\ndefine a = {}1\n",
+            "not ".repeat(depth)
+        );
+        let r = parse(&src, "x.rules");
+        assert_eq!(r.is_ok(), depth == 30, "not {depth}");
+    }
+}
+
+#[test]
+fn examples_in_the_reference_parse() {
+    let doc = include_str!("../../docs/rule-language.md");
+    let mut checked = 0;
+    for (n, block) in doc.split("```").enumerate().filter(|(n, _)| n % 2 == 1) {
+        let first = block.trim_start().split_whitespace().next().unwrap_or("");
+        let src = match first {
+            "ruleset" => block.to_string(),
+            "define" | "rule" | "score" => format!("ruleset doc version 1.0.0\n{block}"),
+            _ => continue,
+        };
+        if let Err(e) = parse(&src, "doc.rules") {
+            panic!("example block {n} does not parse: {e:?}\n{src}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} examples found");
+}

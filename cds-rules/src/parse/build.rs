@@ -11,9 +11,14 @@ use std::str::FromStr;
 
 type P<'i> = Pair<'i, Rule>;
 
+/// How deeply expressions may nest (operators, `not`, `case`, `bands`...).
+pub(crate) const MAX_DEPTH: usize = 40;
+
 pub(crate) struct Builder<'s> {
     base: usize,
     sink: &'s mut ErrorSink,
+    depth: usize,
+    too_deep: bool,
 }
 
 /// Where a pair's own text ends: the end of its last sub-pair, except for rules that end
@@ -35,7 +40,12 @@ fn kids(p: P<'_>) -> impl Iterator<Item = P<'_>> {
 
 impl<'s> Builder<'s> {
     pub(crate) fn new(base: usize, sink: &'s mut ErrorSink) -> Builder<'s> {
-        Builder { base, sink }
+        Builder {
+            base,
+            sink,
+            depth: 0,
+            too_deep: false,
+        }
     }
 
     /// The span of a pair without the whitespace and comments pest lets trail behind it.
@@ -381,7 +391,56 @@ impl<'s> Builder<'s> {
         Expr { kind, span }
     }
 
-    pub(crate) fn expr(&mut self, p: P<'_>) -> Option<Expr> {
+    /// Builds an expression. Wrapper levels of the grammar with a single child (one per
+    /// precedence level, parentheses) are walked in a loop, so that only real operators
+    /// recurse; nesting deeper than [`MAX_DEPTH`] is reported instead of exhausting the stack.
+    pub(crate) fn expr(&mut self, mut p: P<'_>) -> Option<Expr> {
+        loop {
+            let single = match p.as_rule() {
+                Rule::expr
+                | Rule::and_expr
+                | Rule::sum
+                | Rule::product
+                | Rule::predicate
+                | Rule::primary
+                | Rule::paren => {
+                    let mut it = kids(p.clone());
+                    match (it.next(), it.next()) {
+                        (Some(only), None) => Some(only),
+                        _ => None,
+                    }
+                }
+                Rule::not_expr | Rule::unary => kids(p.clone())
+                    .next()
+                    .filter(|k| !matches!(k.as_rule(), Rule::k_not | Rule::neg)),
+                _ => None,
+            };
+            match single {
+                Some(child) => p = child,
+                None => break,
+            }
+        }
+        if self.depth >= MAX_DEPTH {
+            if !self.too_deep {
+                self.too_deep = true;
+                let span = self.span(&p);
+                self.error(
+                    ParseErrorKind::Syntax,
+                    span,
+                    "this expression is nested too deeply",
+                    "nested too deeply",
+                    "split it into several `define`s and combine their names",
+                );
+            }
+            return None;
+        }
+        self.depth += 1;
+        let e = self.expr_node(p);
+        self.depth -= 1;
+        e
+    }
+
+    fn expr_node(&mut self, p: P<'_>) -> Option<Expr> {
         let span = self.span(&p);
         match p.as_rule() {
             Rule::expr | Rule::and_expr | Rule::sum | Rule::product => {
