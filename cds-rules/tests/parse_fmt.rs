@@ -132,7 +132,7 @@ fn examples_in_the_reference_parse() {
     let doc = include_str!("../../docs/rule-language.md");
     let mut checked = 0;
     for (n, block) in doc.split("```").enumerate().filter(|(n, _)| n % 2 == 1) {
-        let first = block.trim_start().split_whitespace().next().unwrap_or("");
+        let first = block.split_whitespace().next().unwrap_or("");
         let src = match first {
             "ruleset" => block.to_string(),
             "define" | "rule" | "score" => format!("ruleset doc version 1.0.0\n{block}"),
