@@ -142,3 +142,23 @@ fn several_broken_rules_are_all_reported() {
         "rule a\n  when sbp >= 140 mmHg\n  then warning \"a\"\n\nrule b\n  when sbp > 1\n  then alert \"b\"\n\nrule c\n  when latest observation 8480-6 > 1\n  then info \"c\"\n"
     )));
 }
+
+#[test]
+fn two_details_on_one_card() {
+    insta::assert_snapshot!(render(&with_head(
+        "rule r\n  when sbp > 1\n  then info \"x\"\n       detail \"one\"\n       detail \"two\"\n"
+    )));
+}
+
+#[test]
+fn unknown_escape_in_text() {
+    insta::assert_snapshot!(render(&with_head(
+        "rule r\n  when sbp > 1\n  then info \"C:\\temp\\x\"\n"
+    )));
+}
+
+#[test]
+fn expression_nested_too_deeply() {
+    let deep = format!("define d = {}1\n", "not ".repeat(60));
+    insta::assert_snapshot!(render(&with_head(&deep)));
+}

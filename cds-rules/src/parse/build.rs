@@ -282,7 +282,11 @@ impl<'s> Builder<'s> {
             span,
             &format!("a card has at most one `{what}`"),
             "second one",
-            &format!("keep one `{what}` clause; use `link \"label\" \"url\"` for more links"),
+            if what == "detail" {
+                "join the texts into one `detail`; use \"\"\"...\"\"\" for several lines"
+            } else {
+                "keep one `source`; add further references with `link \"label\" \"url\"`"
+            },
         );
     }
 
