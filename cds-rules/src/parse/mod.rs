@@ -99,6 +99,37 @@ pub fn parse(source: &str, file_name: &str) -> Result<Ruleset, ParseErrors> {
     }
 }
 
+/// Where the `index`-th byte of a decoded string literal's value is in the file.
+///
+/// Later stages use it to point at the exact place inside an embedded `fhirpath "..."`
+/// expression. `source` is the text that was parsed; `text` a [`crate::ast::Text`] from
+/// its tree. Returns `None` if the span does not hold a string literal of `source`.
+///
+/// ```
+/// use cds_rules::ast::{ExprKind, Item};
+/// let src = "ruleset x version 1.0.0\ndefine f = fhirpath \"a =\\t'b' and c\"\n";
+/// let rs = cds_rules::parse(src, "x.rules").unwrap();
+/// let Item::Define(d) = &rs.items[0] else { panic!() };
+/// let ExprKind::FhirPath(text) = &d.value.kind else { panic!() };
+/// let at = cds_rules::parse::text_offset(src, text, text.value.find('c').unwrap()).unwrap();
+/// assert_eq!(&src[at..at + 1], "c");
+/// ```
+pub fn text_offset(source: &str, text: &crate::ast::Text, index: usize) -> Option<usize> {
+    let raw = source.get(text.span.start..text.span.end)?;
+    if let Some(inner) = raw
+        .strip_prefix("\"\"\"")
+        .and_then(|r| r.strip_suffix("\"\"\""))
+    {
+        return (index <= inner.len()).then_some(text.span.start + 3 + index);
+    }
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let (value, map) = strings::decode(inner, text.span.start + 1).ok()?;
+    if index == value.len() {
+        return Some(text.span.end - 1);
+    }
+    map.get(index).copied()
+}
+
 /// The comment is on a line after the end of `span`.
 fn after_line(source: &str, span: Span, c: &Comment) -> bool {
     source
