@@ -423,3 +423,15 @@ fn quantity_nodes_compare_with_literals_in_place() {
     let (e, c) = (parse("component > 2").unwrap(), ctx());
     assert!(e.evaluate(&obs, &c).is_err());
 }
+
+#[test]
+fn equality_with_a_literal_follows_collection_rules() {
+    assert_eq!(eval("name.given = 'Ann'"), json!([false]));
+    assert_eq!(eval("name.given != 'Ann'"), json!([true]));
+    assert_eq!(eval("name.family = 'Smith'"), json!([true]));
+    assert_eq!(eval("name.family != 'Smith'"), json!([false]));
+    assert_eq!(eval("name.suffix = 'x'"), json!([]));
+    assert_eq!(eval("name.suffix != 'x'"), json!([]));
+    assert_eq!(eval("birthDate = @1970-03"), json!([]));
+    assert_eq!(eval("birthDate = @1970-03-04"), json!([true]));
+}

@@ -2,7 +2,7 @@
 
 use super::compare::{self, collections_equal, collections_equivalent, contains_item};
 use super::{as_boolean, eval, singleton, Frame, Res};
-use crate::fhirpath::ast::{BinOp, Binary};
+use crate::fhirpath::ast::{BinOp, Binary, Node};
 use crate::fhirpath::error::{EvalError, EvalErrorKind, Span};
 use crate::fhirpath::quantity::Quantity;
 use crate::fhirpath::ucum_bridge;
@@ -69,9 +69,23 @@ pub(crate) fn binary<'a>(b: &'a Binary, focus: &Collection<'a>, f: &Frame<'a, '_
         }
         _ => {}
     }
+    let offset = f.ctx.default_offset_minutes;
+    // `path = 'literal'`: the literal is compared as it is, without a collection around it.
+    if let (BinOp::Eq | BinOp::Ne, Node::Lit(lit)) = (b.op, &b.rhs) {
+        let l = eval(&b.lhs, focus, f)?;
+        let eq = match l.0.as_slice() {
+            [] => None,
+            [x] => compare::item_equals(x, &lit.item(), offset),
+            _ => Some(false),
+        };
+        return Ok(boolean(if b.op == BinOp::Eq {
+            eq
+        } else {
+            eq.map(|x| !x)
+        }));
+    }
     let l = eval(&b.lhs, focus, f)?;
     let r = eval(&b.rhs, focus, f)?;
-    let offset = f.ctx.default_offset_minutes;
     match b.op {
         BinOp::Eq => Ok(boolean(collections_equal(&l, &r, offset))),
         BinOp::Ne => Ok(boolean(collections_equal(&l, &r, offset).map(|x| !x))),
