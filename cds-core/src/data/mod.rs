@@ -31,6 +31,8 @@ pub mod reference;
 mod resource;
 mod resource_types;
 pub mod time;
+#[cfg(feature = "typed-r4b")]
+pub mod typed;
 pub mod validate;
 pub mod value;
 
