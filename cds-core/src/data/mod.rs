@@ -9,9 +9,11 @@
 //!
 //! The hot path keeps resources as `serde_json::Value` rather than converting them to a typed
 //! model such as fhir-sdk's: fhir-sdk 0.16 has R4B and R5 models only (real R4 JSON is close to
-//! R4B but not identical, so strict typed parsing would reject or misread real R4 data), and it
-//! takes about eight minutes to build. FHIRPath walks JSON anyway, and the record's indexes hold
-//! only what rules ask for. A typed conversion may be added later behind a cargo feature.
+//! R4B but not identical, so strict typed parsing would reject or misread real R4 data), its typed
+//! form is lossy (decimals as floats, timestamps normalised, unknown fields dropped), and a release
+//! build that deserializes it takes about nine minutes. FHIRPath walks JSON anyway, and the
+//! record's indexes hold only what rules ask for. Embedders who want typed structs can enable the
+//! `typed-r4b` feature for a best-effort, one-way R4B view (`typed` module, `Resource::to_r4b`).
 //!
 //! ```
 //! use cds_core::data::load::{read_bytes, FileFormat, LoadOptions};
