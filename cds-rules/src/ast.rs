@@ -408,6 +408,27 @@ pub enum ExprKind {
         /// Whether the test is for presence.
         present: bool,
     },
+    /// `EXPR is CODE`: the coded value of a reading has this coding (or is in the value set).
+    HasCode {
+        /// The reading tested.
+        of: Box<Expr>,
+        /// The code or value set.
+        code: CodeSpec,
+    },
+    /// `EXPR in 'unit'`: a quantity converted to a UCUM unit.
+    Convert {
+        /// The quantity.
+        of: Box<Expr>,
+        /// The UCUM unit text between the quotes.
+        unit: String,
+    },
+    /// `EXPR rounded to N decimal(s)`: rounded half away from zero.
+    Round {
+        /// The number or quantity.
+        of: Box<Expr>,
+        /// Decimal places kept.
+        places: u32,
+    },
     /// `EXPR between LOW and HIGH` (inclusive).
     Between {
         /// The value tested.

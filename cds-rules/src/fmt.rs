@@ -213,7 +213,10 @@ fn prec(e: &Expr) -> u8 {
             BinaryOp::Mul | BinaryOp::Div => 6,
         },
         ExprKind::Not(_) => 3,
-        ExprKind::Compare { .. } | ExprKind::Presence { .. } | ExprKind::Between { .. } => 4,
+        ExprKind::Compare { .. }
+        | ExprKind::Presence { .. }
+        | ExprKind::HasCode { .. }
+        | ExprKind::Between { .. } => 4,
         ExprKind::Neg(_) => 7,
         ExprKind::Number(n) | ExprKind::Quantity { value: n, .. } if n.is_sign_negative() => 7,
         _ => 8,
@@ -286,6 +289,15 @@ fn expr_inner(e: &Expr, indent: usize) -> String {
             expr(of, indent, 5),
             if *present { "present" } else { "absent" }
         ),
+        ExprKind::HasCode { of, code } => {
+            format!("{} is {}", expr(of, indent, 5), code_spec(code))
+        }
+        ExprKind::Convert { of, unit } => format!("{} in '{unit}'", postfix_operand(of, indent)),
+        ExprKind::Round { of, places } => format!(
+            "{} rounded to {places} {}",
+            postfix_operand(of, indent),
+            if *places == 1 { "decimal" } else { "decimals" }
+        ),
         ExprKind::Between { of, low, high } => format!(
             "{} between {} and {}",
             expr(of, indent, 5),
@@ -340,6 +352,19 @@ fn expr_inner(e: &Expr, indent: usize) -> String {
             s.push_str("end");
             s
         }
+    }
+}
+
+/// The operand of `in 'unit'` / `rounded to`: a primary, or in parentheses. An aggregate or a
+/// change is parenthesised too: `max of x in 'Cel'` reads as the max of the converted `x`.
+fn postfix_operand(of: &Expr, indent: usize) -> String {
+    if matches!(
+        of.kind,
+        ExprKind::Aggregate { .. } | ExprKind::Change { .. }
+    ) {
+        format!("({})", expr(of, indent, 0))
+    } else {
+        expr(of, indent, 8)
     }
 }
 

@@ -133,7 +133,13 @@ fn clear_expr(e: &mut Expr) {
             clear_expr(lhs);
             clear_expr(rhs);
         }
-        ExprKind::Presence { of, .. } => clear_expr(of),
+        ExprKind::Presence { of, .. }
+        | ExprKind::Convert { of, .. }
+        | ExprKind::Round { of, .. } => clear_expr(of),
+        ExprKind::HasCode { of, code } => {
+            clear_expr(of);
+            clear_code(code);
+        }
         ExprKind::Between { of, low, high } => {
             clear_expr(of);
             clear_expr(low);

@@ -180,6 +180,20 @@ fn expr() -> impl Strategy<Value = Expr> {
                 of: boxed(x),
                 present
             })),
+            (inner.clone(), code_spec())
+                .prop_map(|(x, code)| e(ExprKind::HasCode { of: boxed(x), code })),
+            (
+                inner.clone(),
+                prop_oneof![Just("Cel"), Just("mm[Hg]"), Just("/min")]
+            )
+                .prop_map(|(x, unit)| e(ExprKind::Convert {
+                    of: boxed(x),
+                    unit: unit.to_string()
+                })),
+            (inner.clone(), 0u32..4).prop_map(|(x, places)| e(ExprKind::Round {
+                of: boxed(x),
+                places
+            })),
             (inner.clone(), inner.clone(), inner.clone()).prop_map(|(x, l, h)| e(
                 ExprKind::Between {
                     of: boxed(x),

@@ -407,6 +407,7 @@ impl<'s> Builder<'s> {
                 | Rule::product
                 | Rule::predicate
                 | Rule::primary
+                | Rule::postfix
                 | Rule::paren => {
                     let mut it = kids(p.clone());
                     match (it.next(), it.next()) {
@@ -503,6 +504,10 @@ impl<'s> Builder<'s> {
                         of: lhs,
                         present: kids(post).nth(1)?.as_rule() == Rule::k_present,
                     },
+                    Rule::has_code => ExprKind::HasCode {
+                        of: lhs,
+                        code: self.code_spec(kids(post).nth(1)?)?,
+                    },
                     _ => {
                         let mut c = kids(post).skip(1);
                         let low = self.expr(c.next()?)?;
@@ -515,6 +520,36 @@ impl<'s> Builder<'s> {
                     }
                 };
                 Some(Self::node(kind, span))
+            }
+            Rule::postfix => {
+                let mut it = kids(p);
+                let mut e = self.expr(it.next()?)?;
+                for op in it {
+                    let s = Span::new(e.span.start, self.span(&op).end);
+                    let of = Box::new(e);
+                    let kind = if op.as_rule() == Rule::convert {
+                        ExprKind::Convert {
+                            of,
+                            unit: self.unit(kids(op).nth(1)?),
+                        }
+                    } else {
+                        let digits = kids(op).nth(2)?;
+                        let Ok(places) = digits.as_str().parse::<u32>() else {
+                            let span = self.span(&digits);
+                            self.error(
+                                ParseErrorKind::Syntax,
+                                span,
+                                "too many decimal places",
+                                "too many",
+                                "round to at most 28 decimal places",
+                            );
+                            return None;
+                        };
+                        ExprKind::Round { of, places }
+                    };
+                    e = Self::node(kind, s);
+                }
+                Some(e)
             }
             Rule::unary => {
                 let mut it = kids(p);

@@ -51,6 +51,11 @@ fn word(r: Rule) -> Option<&'static str> {
         Rule::k_and => "`and`",
         Rule::compare | Rule::cmp_op => "a comparison (>=, <=, >, <, =, !=)",
         Rule::presence | Rule::k_is => "`is present` or `is absent`",
+        Rule::has_code => "`is` and a code",
+        Rule::postfix => "a value",
+        Rule::convert => "`in 'unit'`",
+        Rule::rounding | Rule::k_rounded => "`rounded to N decimals`",
+        Rule::k_decimal => "`decimal` or `decimals`",
         Rule::k_present => "`present`",
         Rule::k_absent => "`absent`",
         Rule::between | Rule::k_between => "`between`",
@@ -122,7 +127,19 @@ pub(crate) fn push_pest_error(
         .map_or(rest.len(), |(i, _)| i);
     let token_span = Span::new(pos, pos + word_len.max(usize::from(!rest.is_empty())));
 
-    let mut words: Vec<&str> = positives.iter().filter_map(|r| word(*r)).collect();
+    // A unit conversion or rounding may follow any value; listing them after every value would
+    // drown the alternatives the author most likely meant, so they are named only when alone.
+    let postfix = [Rule::k_in, Rule::k_rounded, Rule::convert, Rule::rounding];
+    let shown: Vec<Rule> = if positives.iter().all(|r| postfix.contains(r)) {
+        positives.clone()
+    } else {
+        positives
+            .iter()
+            .copied()
+            .filter(|r| !postfix.contains(r))
+            .collect()
+    };
+    let mut words: Vec<&str> = shown.iter().filter_map(|r| word(*r)).collect();
     words.dedup();
     let mut seen = Vec::new();
     words.retain(|w| {
