@@ -28,6 +28,7 @@
 pub mod ast;
 pub mod fmt;
 pub mod parse;
+pub mod script;
 mod spanless;
 
 pub use cds_core::fhirpath;
