@@ -26,11 +26,13 @@
 //! ```
 
 pub mod ast;
+pub mod check;
 pub mod fmt;
 pub mod parse;
 pub mod script;
 mod spanless;
 
 pub use cds_core::fhirpath;
+pub use check::{check, CheckDiagnostic, CheckErrors, CheckKind, CheckReport};
 pub use fmt::format;
 pub use parse::{parse, ParseError, ParseErrorKind, ParseErrors};
