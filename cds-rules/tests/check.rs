@@ -446,3 +446,35 @@ fn reference_example_is_current() {
         "docs/rule-language.md (Checks) should show:\n{body}"
     );
 }
+
+#[test]
+fn score_reading_an_unknown_name() {
+    insta::assert_snapshot!(render(&with_head(
+        "define rr-points = 3\n\nscore total using rhai \"\"\"\nlet s = rr-points;\ns + 1\n\"\"\"\n\nrule r\n  when total > 2\n  then info \"x\"\n"
+    )));
+}
+
+#[test]
+fn scores_read_definitions_and_can_close_cycles() {
+    // A name read by a score is used.
+    let ok = with_head(
+        "define rr-points = 3\n\nscore total using rhai \"\"\"\nrr_points + age\n\"\"\"\n\nrule r\n  when total > 2\n  then info \"x\"\n",
+    );
+    assert_eq!(kinds(&ok), vec![]);
+    // A score that reads a definition that reads the score.
+    let cycle = with_head(
+        "define doubled = total * 2\n\nscore total using rhai \"\"\"\ndoubled + 1\n\"\"\"\n\nrule r\n  when total > 2\n  then info \"x\"\n",
+    );
+    assert_eq!(kinds(&cycle), vec![(Severity::Error, CheckKind::Cycle)]);
+    let syntax = with_head(
+        "score total using rhai \"\"\"\nlet s = ;\n\"\"\"\n\nrule r\n  when total > 2\n  then info \"x\"\n",
+    );
+    assert_eq!(kinds(&syntax), vec![(Severity::Error, CheckKind::Script)]);
+}
+
+#[test]
+fn count_compared_with_a_quantity() {
+    insta::assert_snapshot!(render(&with_head(
+        "define readings = count of all observations loinc 8480-6 within 1 year\n\nrule r\n  when readings > 3 'mm[Hg]' or age > 75 'a'\n  then info \"x\"\n"
+    )));
+}

@@ -1,5 +1,5 @@
 //! The header and the cards: CDS Hooks, summary length, `{name}` in card texts, URLs,
-//! action resources and references; and the names rhai scores read.
+//! action resources and references; and rhai scores, compiled.
 
 use super::diagnostic::CheckKind;
 use super::{codes, suggest, Checker};
@@ -194,32 +194,54 @@ impl Checker<'_> {
             .help(help);
     }
 
-    /// The names each rhai score reads (rhai names use `_` where rule names use `-`).
+    /// Compiles each rhai score (its errors are reported as [`CheckKind::Script`]) and
+    /// records the names it reads as uses.
     pub(crate) fn check_scores(&mut self) {
         let rs = self.rs;
-        let by_rhai_name: HashMap<String, &str> = self
-            .names
-            .keys()
-            .map(|n| (n.replace('-', "_"), *n))
-            .collect();
+        let mut known: Vec<&str> = self.names.keys().copied().collect();
+        known.sort_unstable();
+        known.extend(BUILTIN_NAMES);
         for (i, item) in rs.items.iter().enumerate() {
             let Item::Score(s) = item else { continue };
-            if self.names.get(s.name.name.as_str()) != Some(&i) {
-                continue;
+            match crate::script::compile(s, &known) {
+                Ok(script) => {
+                    let inputs: Vec<String> = script
+                        .inputs()
+                        .iter()
+                        .filter(|n| self.names.contains_key(n.as_str()))
+                        .cloned()
+                        .collect();
+                    for n in &inputs {
+                        self.used.insert(n.clone());
+                    }
+                    if self.names.get(s.name.name.as_str()) == Some(&i) {
+                        self.score_inputs.insert(i, inputs);
+                    }
+                }
+                Err(e) => {
+                    // Its inputs are unknown: do not also call the names it mentions unused.
+                    for n in self.names.keys() {
+                        let text = &s.script.value;
+                        if text.contains(n) || text.contains(&crate::script::rhai_name(n)) {
+                            self.used.insert(n.to_string());
+                        }
+                    }
+                    self.sink
+                        .error(
+                            CheckKind::Script,
+                            e.span,
+                            format!("score `{}`: {}", e.score, e.message),
+                            e.label,
+                        )
+                        .help(e.help);
+                }
             }
-            let mut inputs: Vec<String> = identifiers(&s.script.value)
-                .filter_map(|w| by_rhai_name.get(w).map(|n| n.to_string()))
-                .filter(|n| *n != s.name.name)
-                .collect();
-            inputs.sort_unstable();
-            inputs.dedup();
-            for n in &inputs {
-                self.used.insert(n.clone());
-            }
-            self.score_inputs.insert(i, inputs);
         }
     }
 }
+
+/// Names a score may read besides the ruleset's definitions and scores.
+const BUILTIN_NAMES: [&str; 1] = ["age"];
 
 /// A FHIR id (`[A-Za-z0-9\-\.]{1,64}`) or a `{placeholder}`.
 fn valid_id(id: &str) -> bool {
@@ -236,29 +258,16 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
-/// The identifier-like words of a script (outside string literals, roughly).
-fn identifiers(script: &str) -> impl Iterator<Item = &str> {
-    script
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| {
-            w.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ids_and_words() {
+    fn ids() {
         assert!(valid_id("{id}"));
         assert!(valid_id("abc-1.2"));
         assert!(!valid_id(""));
         assert!(!valid_id("a/b"));
         assert!(!valid_id("{}"));
-        let words: Vec<&str> = identifiers("let s = rr_points + 2; s").collect();
-        assert_eq!(words, ["let", "s", "rr_points", "s"]);
     }
 }

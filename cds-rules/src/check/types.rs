@@ -438,6 +438,14 @@ impl<'a> Checker<'a> {
                         return Type::Any;
                     }
                 }
+                let verb = if op == BinaryOp::Add {
+                    "added to"
+                } else {
+                    "combined with"
+                };
+                if self.plain_vs_unit((&l, lhs), (&r, rhs), verb) {
+                    return Type::Any;
+                }
                 if l.with_unit() || r.with_unit() {
                     Type::Quantity(l.unit().or(r.unit()).map(str::to_string))
                 } else {
@@ -505,6 +513,56 @@ impl<'a> Checker<'a> {
             .help(help);
     }
 
+    /// Reports a computed plain number (a count, an age, points; not a number literal,
+    /// which is read in the other side's unit) used with a quantity of a unit that is not
+    /// dimensionless. Returns whether it did.
+    fn plain_vs_unit(
+        &mut self,
+        (l, le): (&Type, &Expr),
+        (r, re): (&Type, &Expr),
+        verb: &str,
+    ) -> bool {
+        let plain =
+            |t: &Type, e: &Expr| *t == Type::Number && !matches!(e.kind, ExprKind::Number(_));
+        let dimensional = |t: &Type| {
+            t.with_unit()
+                && t.unit()
+                    .is_some_and(|u| units::parse(u).is_ok_and(|u| !u.is_dimensionless()))
+        };
+        let (p, q, qt) = if plain(l, le) && dimensional(r) {
+            (le, re, r)
+        } else if plain(r, re) && dimensional(l) {
+            (re, le, l)
+        } else {
+            return false;
+        };
+        let unit = qt.unit().unwrap_or_default();
+        let pn = called(self.text(p.span));
+        let at = if is_literal(q) {
+            units::unit_span(self.source, q.span)
+        } else {
+            q.span
+        };
+        self.sink
+            .error(
+                CheckKind::TypeMismatch,
+                at,
+                format!(
+                    "{pn} is a plain number and cannot be {verb} a quantity in {}",
+                    units::with_kind(unit)
+                ),
+                format!("in `{unit}`"),
+            )
+            .related(p.span, "a plain number")
+            .help(if is_literal(q) {
+                format!("write the value without a unit: {pn} has none")
+            } else {
+                "a count, an age or points have no unit: compare them with plain numbers"
+                    .to_string()
+            });
+        true
+    }
+
     /// Checks that two values can be compared with `op`.
     fn compare(&mut self, op: CmpOp, (l, le): (&Type, &Expr), (r, re): (&Type, &Expr), span: Span) {
         if *l == Type::Any || *r == Type::Any {
@@ -536,6 +594,8 @@ impl<'a> Checker<'a> {
                     if !units::commensurable(a, b) {
                         self.unit_mismatch((le, a), (re, b), "they cannot be compared");
                     }
+                } else {
+                    self.plain_vs_unit((l, le), (r, re), "compared with");
                 }
             }
             (Type::Text, Type::Text) | (Type::Bool, Type::Bool) if !ordering => {}
@@ -732,7 +792,10 @@ impl<'a> Checker<'a> {
                     }
                     _ => {}
                 }
-                if has_unit && subject == Type::Number {
+                let dimensional = bt
+                    .unit()
+                    .is_some_and(|u| units::parse(u).is_ok_and(|u| !u.is_dimensionless()));
+                if dimensional && subject == Type::Number {
                     let what = called(self.text(of.span));
                     self.sink
                         .error(
