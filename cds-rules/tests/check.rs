@@ -478,3 +478,15 @@ fn count_compared_with_a_quantity() {
         "define readings = count of all observations loinc 8480-6 within 1 year\n\nrule r\n  when readings > 3 'mm[Hg]' or age > 75 'a'\n  then info \"x\"\n"
     )));
 }
+
+#[test]
+fn the_same_query_written_twice_is_one_operand() {
+    let src = with_head(
+        "rule r\n  when latest observation loinc 8480-6 > 140 and latest observation loinc 8480-6 < 100\n  then info \"x\"\n",
+    );
+    assert_eq!(kinds(&src), vec![(Severity::Error, CheckKind::NeverFires)]);
+    let other_window = with_head(
+        "rule r\n  when latest observation loinc 8480-6 > 140 and latest observation loinc 8480-6 within 1 day < 100\n  then info \"x\"\n",
+    );
+    assert_eq!(kinds(&other_window), vec![]);
+}

@@ -419,7 +419,20 @@ impl<'c> Analysis<'c> {
         Some(match &e.kind {
             ExprKind::Name(n) => format!("n:{n}"),
             ExprKind::Age => "age".to_string(),
-            ExprKind::Query(q) => format!("q:{q:?}").replace(char::is_whitespace, ""),
+            ExprKind::Query(q) => {
+                let code = match &q.code.kind {
+                    crate::ast::CodeSpecKind::ValueSet(url) => format!("vs|{url}"),
+                    k => {
+                        let (system, code) = k.system_and_code().unwrap_or_default();
+                        format!("{system}|{code}")
+                    }
+                };
+                format!(
+                    "q:{}:{code}:{:?}",
+                    q.which.as_str(),
+                    q.window.as_ref().map(|w| (w.amount, w.unit))
+                )
+            }
             ExprKind::FhirPath(t) => format!("fp:{}", t.value),
             ExprKind::Aggregate { func, of } => format!("{}({})", func.as_str(), self.key(of, d)?),
             ExprKind::Change { kind, of, window } => format!(
