@@ -337,11 +337,11 @@ fn accepted_forms() {
 fn checks_by_kind() {
     let k = |body: &str| kinds(&with_head(body));
     assert_eq!(
-        k("define x = 1\ndefine x = 2\nrule r\n  when x > 1\n  then info \"x\"\n"),
+        k("define x = age\ndefine x = 2\nrule r\n  when x > 1\n  then info \"x\"\n"),
         vec![(Severity::Error, CheckKind::DuplicateName)]
     );
     assert_eq!(
-        k("define r = 1\nrule r\n  when r > 1\n  then info \"x\"\n"),
+        k("define r = age\nrule r\n  when r > 1\n  then info \"x\"\n"),
         vec![(Severity::Error, CheckKind::DuplicateName)]
     );
     assert_eq!(
@@ -489,4 +489,15 @@ fn the_same_query_written_twice_is_one_operand() {
         "rule r\n  when latest observation loinc 8480-6 > 140 and latest observation loinc 8480-6 within 1 day < 100\n  then info \"x\"\n",
     );
     assert_eq!(kinds(&other_window), vec![]);
+}
+
+#[test]
+fn total_of_band_points_out_of_reach() {
+    insta::assert_snapshot!(render(&with_head(
+        "define rr = latest observation loinc 9279-1\ndefine pulse = latest observation loinc 8867-4\n\
+         define rr-points = bands of rr\n  <= 8 -> 3\n  9 to 20 -> 0\n  >= 21 -> 2\nend\n\
+         define pulse-points = case\n  when pulse > 130 then 3\n  when pulse > 90 then bands of pulse\n    <= 110 -> 1\n    otherwise -> 2\n  end\n  otherwise 0\nend\n\
+         define total = rr-points + pulse-points\n\n\
+         rule high\n  when total >= 7\n  then warning \"NEWS {total}\"\n"
+    )));
 }

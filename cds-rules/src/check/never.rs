@@ -639,9 +639,7 @@ impl<'c> Analysis<'c> {
                             "{name} can only be {list}, so {} is never true",
                             self.text(first)
                         ),
-                        help: format!(
-                            "compare {name} with a value its rows or arms can give ({list})"
-                        ),
+                        help: format!("compare {name} with a value it can have ({list})"),
                         spans,
                     });
                 }
@@ -655,12 +653,19 @@ fn strip_ticks(s: &str) -> &str {
     s.trim_matches('`')
 }
 
-/// The values a band table or case of constants always gives (through names too).
+/// How many values a value set may hold before it is given up.
+const MAX_VALUES: usize = 64;
+
+/// The values an expression always has, when it is built from constants: a literal, a band
+/// table or case whose results are such values, their sums, differences and products, and
+/// names defined as such.
 fn value_set(e: &Expr, defines: &HashMap<&str, &Expr>, depth: usize) -> Option<Vec<Val>> {
     if depth > MAX_DEPTH {
         return None;
     }
+    let d = depth + 1;
     let results: Vec<&Expr> = match &e.kind {
+        ExprKind::Number(_) | ExprKind::Quantity { .. } => return literal(e).map(|v| vec![v]),
         ExprKind::Bands {
             rows, otherwise, ..
         } => rows
@@ -680,9 +685,44 @@ fn value_set(e: &Expr, defines: &HashMap<&str, &Expr>, depth: usize) -> Option<V
                 depth + MAX_DEPTH / MAX_INLINE,
             )
         }
+        ExprKind::Binary {
+            op: op @ (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul),
+            lhs,
+            rhs,
+        } => {
+            let l = value_set(lhs, defines, d)?;
+            let r = value_set(rhs, defines, d)?;
+            let mut out: Vec<Val> = Vec::new();
+            for a in &l {
+                for b in &r {
+                    let (Val::Num(x), Val::Num(y)) = (a, b) else {
+                        return None;
+                    };
+                    let v = match op {
+                        BinaryOp::Add => x.checked_add(*y),
+                        BinaryOp::Sub => x.checked_sub(*y),
+                        _ => x.checked_mul(*y),
+                    }?;
+                    if !out.iter().any(|o| matches!(o, Val::Num(n) if *n == v)) {
+                        out.push(Val::Num(v));
+                        if out.len() > MAX_VALUES {
+                            return None;
+                        }
+                    }
+                }
+            }
+            return Some(out);
+        }
         _ => return None,
     };
-    results.into_iter().map(literal).collect()
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(value_set(r, defines, d)?);
+        if out.len() > MAX_VALUES {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 /// Whether `e` can never be true, and why.
