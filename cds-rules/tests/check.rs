@@ -501,3 +501,10 @@ fn total_of_band_points_out_of_reach() {
          rule high\n  when total >= 7\n  then warning \"NEWS {total}\"\n"
     )));
 }
+
+#[test]
+fn misspelt_case_result() {
+    insta::assert_snapshot!(render(&with_head(
+        "define total = age / 10\ndefine risk = case\n  when total >= 7 then \"high\"\n  when total >= 5 then \"medium\"\n  otherwise \"low\"\nend\n\nrule high-risk\n  when risk = \"hihg\"\n  then critical \"high risk\"\n"
+    )));
+}

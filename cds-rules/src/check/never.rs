@@ -23,17 +23,21 @@ const MAX_CLAUSES: usize = 64;
 /// How deep definitions are followed by name.
 const MAX_INLINE: usize = 8;
 
-/// A constant number or quantity.
+/// A constant number, quantity or text.
 #[derive(Debug, Clone)]
 pub(crate) enum Val {
     Num(Decimal),
     Qty(Decimal, Arc<Unit>),
+    /// Ordered alphabetically: only `=` and `!=` are allowed on text, and any total order
+    /// makes `x = "a" and x = "b"` an empty range.
+    Text(String),
 }
 
 impl Val {
     fn cmp(&self, other: &Val) -> Option<Ordering> {
         match (self, other) {
             (Val::Num(a), Val::Num(b)) => Some(a.cmp(b)),
+            (Val::Text(a), Val::Text(b)) => Some(a.cmp(b)),
             (Val::Qty(a, ua), Val::Qty(b, ub)) => {
                 if !ua.is_commensurable(ub) {
                     return None;
@@ -49,6 +53,7 @@ impl Val {
         match self {
             Val::Num(d) => d.normalize().to_string(),
             Val::Qty(d, u) => format!("{} '{}'", d.normalize(), u.code()),
+            Val::Text(t) => format!("\"{t}\""),
         }
     }
 }
@@ -58,6 +63,7 @@ pub(crate) fn literal(e: &Expr) -> Option<Val> {
     match &e.kind {
         ExprKind::Number(d) => Some(Val::Num(*d)),
         ExprKind::Quantity { value, unit } => Some(Val::Qty(*value, units::parse(unit).ok()?)),
+        ExprKind::Text(t) => Some(Val::Text(t.clone())),
         _ => None,
     }
 }
@@ -620,12 +626,22 @@ impl<'c> Analysis<'c> {
                             shown.push(s);
                         }
                     }
-                    let list = match shown.len() {
-                        1 => shown[0].clone(),
+                    let numbers = sorted.iter().all(|v| matches!(v, Val::Num(_)));
+                    let (can, list, choices) = match shown.len() {
+                        1 => ("can only be", shown[0].clone(), shown[0].clone()),
                         n if n <= 8 => {
-                            format!("{} or {}", shown[..n - 1].join(", "), shown[n - 1])
+                            let l = format!("{} or {}", shown[..n - 1].join(", "), shown[n - 1]);
+                            ("can only be", l.clone(), l)
                         }
-                        _ => format!("{}, ...", shown[..8].join(", ")),
+                        n if numbers => (
+                            "is always",
+                            format!("between {} and {}", shown[0], shown[n - 1]),
+                            format!("{} to {}", shown[0], shown[n - 1]),
+                        ),
+                        _ => {
+                            let l = format!("{}, ...", shown[..8].join(", "));
+                            ("can only be", l.clone(), l)
+                        }
                     };
                     let spans: Vec<(Span, String)> = lowers
                         .iter()
@@ -636,10 +652,15 @@ impl<'c> Analysis<'c> {
                     let first = spans.first().map(|(s, _)| *s).unwrap_or_default();
                     return Some(Reason {
                         message: format!(
-                            "{name} can only be {list}, so {} is never true",
+                            "{name} {can} {list}, so {} is never true",
                             self.text(first)
                         ),
-                        help: format!("compare {name} with a value it can have ({list})"),
+                        help: match misspelt(&lowers, &shown) {
+                            Some(good) => format!("did you mean {good}?"),
+                            None => {
+                                format!("compare {name} with a value it can have ({choices})")
+                            }
+                        },
                         spans,
                     });
                 }
@@ -647,6 +668,15 @@ impl<'c> Analysis<'c> {
         }
         None
     }
+}
+
+/// For `x = "hihg"` where `x` can be `"high"`: the value probably meant.
+fn misspelt(lowers: &[(&Val, bool, Span)], shown: &[String]) -> Option<String> {
+    let written = lowers.iter().find_map(|(v, _, _)| match v {
+        Val::Text(_) => Some(v.show()),
+        _ => None,
+    })?;
+    super::suggest::closest(&written, shown.iter().map(String::as_str)).map(str::to_string)
 }
 
 fn strip_ticks(s: &str) -> &str {
@@ -665,7 +695,9 @@ fn value_set(e: &Expr, defines: &HashMap<&str, &Expr>, depth: usize) -> Option<V
     }
     let d = depth + 1;
     let results: Vec<&Expr> = match &e.kind {
-        ExprKind::Number(_) | ExprKind::Quantity { .. } => return literal(e).map(|v| vec![v]),
+        ExprKind::Number(_) | ExprKind::Quantity { .. } | ExprKind::Text(_) => {
+            return literal(e).map(|v| vec![v])
+        }
         ExprKind::Bands {
             rows, otherwise, ..
         } => rows
@@ -980,6 +1012,13 @@ pub(crate) fn check_band_rows(cx: &mut Checker<'_>, rows: &[BandRow]) {
             }
         };
         if iv.is_empty() {
+            let help = match &row.range {
+                BandRange::Span { low, high } => match (cx.text(low.span), cx.text(high.span)) {
+                    (Some(l), Some(h)) => format!("write the smaller bound first: `{h} to {l}`"),
+                    _ => "write the smaller bound first".to_string(),
+                },
+                _ => "write the smaller bound first".to_string(),
+            };
             cx.sink
                 .warning(
                     CheckKind::EmptyBand,
@@ -987,7 +1026,7 @@ pub(crate) fn check_band_rows(cx: &mut Checker<'_>, rows: &[BandRow]) {
                     "this band row's range is empty: its low bound is above its high bound",
                     "empty range",
                 )
-                .help("write the smaller bound first: `9 to 12`");
+                .help(help);
             continue;
         }
         if covered(&iv, &earlier) {

@@ -56,7 +56,7 @@ impl Type {
 }
 
 impl fmt::Display for Type {
-    /// In words, for messages: "a number", "a reading in mm[Hg]", ...
+    /// In words, for messages: "a number", "a reading in `mm[Hg]`", ...
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Type::Any => f.write_str("any value"),
