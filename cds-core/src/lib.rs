@@ -11,8 +11,10 @@
 //! Evaluation never reads the system clock: the caller passes the evaluation time, so a replay of
 //! the same data and rules at the same time gives the same answer.
 
+pub mod card;
 pub mod data;
 pub mod fhirpath;
+pub mod graph;
 pub mod model;
 pub mod temporal;
 pub mod ucum;

@@ -1,0 +1,107 @@
+//! The FHIR data a graph's rules read: for each resource type, which codes and how far back.
+//! A CDS Hooks server turns these into prefetch templates; a replay tool into the NDJSON
+//! files it must load.
+
+use std::collections::BTreeMap;
+
+use super::build::Graph;
+use super::op::{ActiveKind, CodeFilter, Op, Period};
+
+/// What the rules answering a hook read of one resource type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataNeed {
+    /// The resource type (`Patient`, `Observation`, `Condition`, `MedicationRequest`, ...).
+    pub resource_type: String,
+    /// The codes read (empty: the resources are read without a code filter, e.g. by FHIRPath).
+    pub codes: Vec<CodeFilter>,
+    /// How far back before the evaluation time; `None` when some rule reads all history.
+    pub lookback: Option<Period>,
+    /// Whether only active resources are read (conditions, medications).
+    pub active_only: bool,
+}
+
+impl Graph {
+    /// The data the rules answering `hook` read (every rule for `None`), one entry per
+    /// resource type, sorted by type. The Patient is always read.
+    pub fn data_needs(&self, hook: Option<&str>) -> Vec<DataNeed> {
+        let plan = self.plan(hook);
+        let mut by_type: BTreeMap<String, DataNeed> = BTreeMap::new();
+        let mut add =
+            |t: &str, code: Option<&CodeFilter>, window: Option<Option<Period>>, active: bool| {
+                let need = by_type.entry(t.to_string()).or_insert_with(|| DataNeed {
+                    resource_type: t.to_string(),
+                    codes: Vec::new(),
+                    lookback: window.flatten(),
+                    active_only: active,
+                });
+                match code {
+                    Some(c) if !need.codes.contains(c) => need.codes.push(c.clone()),
+                    Some(_) => {}
+                    // Read without a filter: every resource of the type.
+                    None => need.codes.clear(),
+                }
+                need.active_only &= active;
+                if let Some(w) = window {
+                    need.lookback = match (need.lookback, w) {
+                        (Some(a), Some(b)) => Some(longer(a, b)),
+                        _ => None,
+                    };
+                }
+            };
+        add("Patient", None, None, false);
+        let mut unfiltered: Vec<String> = Vec::new();
+        for id in &plan.nodes {
+            match &self.graph[*id].op {
+                Op::Observations { code, window } => {
+                    add("Observation", Some(code), Some(*window), false)
+                }
+                Op::Active { kind, code } => {
+                    let t = match kind {
+                        ActiveKind::Condition => "Condition",
+                        ActiveKind::Medication => "MedicationRequest",
+                    };
+                    add(t, Some(code), None, true)
+                }
+                Op::FhirPath(f) => {
+                    let lead: String = f
+                        .expr
+                        .source()
+                        .trim_start()
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric())
+                        .collect();
+                    if let Some(t) = crate::data::intern_resource_type(&lead) {
+                        if t != "Patient" {
+                            unfiltered.push(t.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for t in unfiltered {
+            add(&t, None, Some(None), false);
+        }
+        by_type.into_values().collect()
+    }
+}
+
+fn longer(a: Period, b: Period) -> Period {
+    let approx = |p: Period| {
+        use super::op::PeriodUnit::*;
+        let minutes: u64 = match p.unit {
+            Minutes => 1,
+            Hours => 60,
+            Days => 1440,
+            Weeks => 10080,
+            Months => 44640,
+            Years => 527040,
+        };
+        minutes * u64::from(p.amount)
+    };
+    if approx(a) >= approx(b) {
+        a
+    } else {
+        b
+    }
+}
