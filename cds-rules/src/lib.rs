@@ -27,6 +27,8 @@
 
 pub mod ast;
 pub mod check;
+pub mod compile;
+pub mod explain;
 pub mod fmt;
 pub mod parse;
 pub mod script;

@@ -201,6 +201,11 @@ impl GraphBuilder {
         id
     }
 
+    /// How many cards were added (the index the next card gets).
+    pub fn card_count(&self) -> usize {
+        self.cards.len()
+    }
+
     /// Adds a rule's card; its node depends on every node the card reads.
     pub fn card(&mut self, spec: CardSpec) -> NodeId {
         let index = self.cards.len();

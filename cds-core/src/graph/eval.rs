@@ -21,7 +21,7 @@ use crate::data::record::ObservationEntry;
 use crate::data::{PatientRecord, Resource};
 use crate::fhirpath::{Collection, EvalContext, Item};
 use crate::temporal::{Date, DateTime};
-use crate::ucum::Quantity;
+use crate::ucum::{Quantity, QuantityUnit, Unit};
 
 /// A problem met while evaluating a node (its value is then absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,10 @@ pub struct Issue {
 /// A card raised by a rule, with its evidence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FiredCard {
+    /// The ruleset's name.
+    pub ruleset: String,
+    /// The rule id.
+    pub rule: String,
     /// The rule's card spec index in the graph.
     pub spec: usize,
     /// The card in the CDS Hooks shape (evidence also in its `extension`).
@@ -99,6 +103,8 @@ impl Graph {
         for (i, _) in fired {
             let (card, evidence, actions) = ev.render(i);
             ev.cards.push(FiredCard {
+                ruleset: self.cards[i].ruleset.clone(),
+                rule: self.cards[i].rule.clone(),
                 spec: i,
                 card,
                 evidence,
@@ -782,7 +788,16 @@ pub(crate) fn arith<'r>(op: Arith, x: &Value<'r>, y: &Value<'r>) -> Result<Value
                 Arith::Div => a.div(b),
             }
             .map_err(bad)?;
-            Value::Quantity(q)
+            // A ratio of like quantities (mg/L over mg/dL) is a plain number.
+            match (&q.unit, op) {
+                (QuantityUnit::Ucum(u), Arith::Div) if u.is_dimensionless() => {
+                    match q.value_in(&Unit::unity()) {
+                        Ok(n) => Value::Number(n),
+                        Err(_) => Value::Quantity(q),
+                    }
+                }
+                _ => Value::Quantity(q),
+            }
         }
         (Value::Quantity(a), Value::Number(b)) => match op {
             Arith::Mul | Arith::Div => {

@@ -259,10 +259,10 @@ pub(crate) fn unit_text(q: &Quantity) -> String {
 }
 
 impl fmt::Display for Value<'_> {
-    /// As shown in card texts: `152 mm[Hg]`, `36.8 Cel`, `7`, `high`, `absent`.
+    /// As shown in card texts: `152 mm[Hg]`, `36.8 Cel`, `7`, `high`, `not recorded`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::Absent => f.write_str("absent"),
+            Value::Absent => f.write_str("not recorded"),
             Value::Bool(b) => write!(f, "{}", if *b { "yes" } else { "no" }),
             Value::Number(n) => write!(f, "{}", n.normalize()),
             Value::Quantity(q) if is_unity(q) => write!(f, "{}", q.value.normalize()),

@@ -356,6 +356,11 @@ impl Script {
         &self.name
     }
 
+    /// The script text as rhai runs it.
+    pub fn source(&self) -> &str {
+        &self.text.text
+    }
+
     /// The ruleset names (as written in the DSL, with dashes) the script reads, sorted,
     /// deduplicated; only names from `known_names`. The compiler wires these as graph
     /// inputs.

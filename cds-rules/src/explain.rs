@@ -1,0 +1,289 @@
+//! Why each rule did or did not fire: the rule's condition, part by part, with the value each
+//! part had, the resources the data came from, and for missing data what was looked for.
+//!
+//! ```text
+//! rule stage-2: did not fire
+//!   systolic >= 140 'mm[Hg]' or diastolic >= 90 'mm[Hg]'  →  unknown (data missing)
+//!     systolic >= 140 'mm[Hg]'  →  no
+//!       systolic  =  132 mm[Hg]  (Observation/bp-1, 2024-02-20)
+//!     diastolic >= 90 'mm[Hg]'  →  unknown
+//!       diastolic  =  not recorded: no observation loinc 8462-4 within 90 days
+//! ```
+
+use std::fmt::{self, Write as _};
+
+use cds_core::graph::{Evaluation, NodeId, Value};
+
+use crate::ast::{Expr, ExprKind, Item, Ruleset};
+use crate::compile::CompiledRuleset;
+
+/// The explanation of every rule of a ruleset for one evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The ruleset's name.
+    pub ruleset: String,
+    /// One entry per rule, in file order.
+    pub rules: Vec<RuleExplanation>,
+}
+
+/// Why one rule did or did not fire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleExplanation {
+    /// The rule id.
+    pub rule: String,
+    /// Whether it fired.
+    pub fired: bool,
+    /// Whether the hook evaluated it at all.
+    pub evaluated: bool,
+    /// The condition's parts, as an indented outline.
+    pub lines: Vec<Line>,
+}
+
+/// One line of an explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Nesting depth.
+    pub depth: usize,
+    /// The text of the part, as written.
+    pub text: String,
+    /// Its value, as shown.
+    pub value: String,
+    /// Where the value came from (`Type/id`).
+    pub resources: Vec<String>,
+    /// For a definition: its name.
+    pub name: Option<String>,
+}
+
+/// Explains every rule of `ruleset` (compiled as `compiled`) in `eval`.
+pub fn explain(
+    ruleset: &Ruleset,
+    source: &str,
+    compiled: &CompiledRuleset,
+    eval: &Evaluation<'_, '_>,
+) -> Explanation {
+    let mut rules = Vec::new();
+    for item in &ruleset.items {
+        let Item::Rule(r) = item else { continue };
+        let card = compiled
+            .rules()
+            .iter()
+            .find(|(id, _, _)| *id == r.id.name)
+            .map(|(_, node, _)| *node);
+        let evaluated = card.is_some_and(|c| eval.value(c).is_some());
+        let fired = card
+            .and_then(|c| eval.value(c))
+            .is_some_and(|v| matches!(v, Value::Bool(true)));
+        let mut x = Explainer {
+            ruleset,
+            source,
+            compiled,
+            eval,
+            lines: Vec::new(),
+            shown: Vec::new(),
+        };
+        if evaluated {
+            x.expr(&r.when, 0);
+        }
+        rules.push(RuleExplanation {
+            rule: r.id.name.clone(),
+            fired,
+            evaluated,
+            lines: x.lines,
+        });
+    }
+    Explanation {
+        ruleset: ruleset.header.name.name.clone(),
+        rules,
+    }
+}
+
+struct Explainer<'a, 'e, 'r> {
+    ruleset: &'a Ruleset,
+    source: &'a str,
+    compiled: &'a CompiledRuleset,
+    eval: &'a Evaluation<'e, 'r>,
+    lines: Vec<Line>,
+    shown: Vec<String>,
+}
+
+fn truth(v: &Value<'_>) -> String {
+    match v {
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        Value::Absent => "unknown (data missing)".into(),
+        other => other.to_string(),
+    }
+}
+
+impl<'a> Explainer<'a, '_, '_> {
+    fn node(&self, e: &Expr) -> Option<NodeId> {
+        self.compiled.node_at(e.span)
+    }
+
+    fn text(&self, e: &Expr) -> String {
+        let t = self.source.get(e.span.start..e.span.end).unwrap_or("");
+        let one_line = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        if one_line.chars().count() > 90 {
+            let cut: String = one_line.chars().take(87).collect();
+            format!("{cut}...")
+        } else {
+            one_line
+        }
+    }
+
+    fn resources(&self, node: NodeId) -> Vec<String> {
+        self.eval
+            .sources(node)
+            .iter()
+            .filter_map(|r| r.id().map(|id| format!("{}/{id}", r.resource_type())))
+            .take(5)
+            .collect()
+    }
+
+    fn expr(&mut self, e: &Expr, depth: usize) {
+        if depth > 12 {
+            return;
+        }
+        let Some(node) = self.node(e) else { return };
+        let Some(value) = self.eval.value(node) else {
+            return;
+        };
+        match &e.kind {
+            ExprKind::Binary { lhs, rhs, .. } if is_logic(e) => {
+                self.push(depth, self.text(e), truth(value), Vec::new(), None);
+                self.expr(lhs, depth + 1);
+                self.expr(rhs, depth + 1);
+            }
+            ExprKind::Not(x) => {
+                self.push(depth, self.text(e), truth(value), Vec::new(), None);
+                self.expr(x, depth + 1);
+            }
+            ExprKind::Compare { lhs, rhs, .. } => {
+                self.push(depth, self.text(e), truth(value), Vec::new(), None);
+                self.operand(lhs, depth + 1);
+                self.operand(rhs, depth + 1);
+            }
+            ExprKind::Between { of, low, high } => {
+                self.push(depth, self.text(e), truth(value), Vec::new(), None);
+                self.operand(of, depth + 1);
+                self.operand(low, depth + 1);
+                self.operand(high, depth + 1);
+            }
+            ExprKind::Presence { of, .. } | ExprKind::HasCode { of, .. } => {
+                self.push(depth, self.text(e), truth(value), Vec::new(), None);
+                self.operand(of, depth + 1);
+            }
+            ExprKind::Name(_) => self.operand(e, depth),
+            _ => {
+                let v = value.to_string();
+                let res = self.resources(node);
+                self.push(depth, self.text(e), v, res, None);
+            }
+        }
+    }
+
+    /// A value in a comparison: names show their value and what they are made of.
+    fn operand(&mut self, e: &Expr, depth: usize) {
+        let Some(node) = self.node(e) else { return };
+        let Some(value) = self.eval.value(node) else {
+            return;
+        };
+        match &e.kind {
+            ExprKind::Name(n) => {
+                let shown = self.describe(value, n);
+                let res = self.resources(node);
+                self.push(depth, n.clone(), shown, res, Some(n.clone()));
+                if !self.shown.contains(n) {
+                    self.shown.push(n.clone());
+                    if let Some(def) = self.definition(n) {
+                        if !matches!(def.kind, ExprKind::Query(_)) {
+                            self.expr(def, depth + 1);
+                        }
+                    }
+                }
+            }
+            ExprKind::Number(_) | ExprKind::Quantity { .. } | ExprKind::Text(_) => {}
+            _ => self.expr(e, depth),
+        }
+    }
+
+    fn definition(&self, name: &str) -> Option<&'a Expr> {
+        let rs: &'a Ruleset = self.ruleset;
+        rs.items.iter().find_map(|i| match i {
+            Item::Define(d) if d.name.name == name => Some(&d.value),
+            _ => None,
+        })
+    }
+
+    fn describe(&self, value: &Value<'_>, name: &str) -> String {
+        if !value.is_absent() {
+            let mut s = value.to_string();
+            if let Value::Reading(r) = value {
+                if let Some(t) = r.entry.time() {
+                    let _ = write!(s, " at {}", t.at);
+                }
+            }
+            return s;
+        }
+        match self.definition(name).map(|d| &d.kind) {
+            Some(ExprKind::Query(_)) => {
+                let text = self
+                    .definition(name)
+                    .map(|d| self.text(d))
+                    .unwrap_or_default();
+                format!("not recorded: no {text}")
+            }
+            _ => "not recorded".into(),
+        }
+    }
+
+    fn push(
+        &mut self,
+        depth: usize,
+        text: String,
+        value: String,
+        resources: Vec<String>,
+        name: Option<String>,
+    ) {
+        self.lines.push(Line {
+            depth,
+            text,
+            value,
+            resources,
+            name,
+        });
+    }
+}
+
+fn is_logic(e: &Expr) -> bool {
+    matches!(
+        e.kind,
+        ExprKind::Binary {
+            op: crate::ast::BinaryOp::And | crate::ast::BinaryOp::Or,
+            ..
+        }
+    )
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for r in &self.rules {
+            let state = match (r.evaluated, r.fired) {
+                (false, _) => "not evaluated for this hook",
+                (true, true) => "fired",
+                (true, false) => "did not fire",
+            };
+            writeln!(f, "rule {}: {state}", r.rule)?;
+            for l in &r.lines {
+                let pad = "  ".repeat(l.depth + 1);
+                let sep = if l.name.is_some() { "=" } else { "→" };
+                write!(f, "{pad}{}  {sep}  {}", l.text, l.value)?;
+                if !l.resources.is_empty() {
+                    write!(f, "  ({})", l.resources.join(", "))?;
+                }
+                writeln!(f)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,341 @@
+//! The CDS engine, as a small facade: load rulesets, build a patient record from FHIR JSON,
+//! evaluate at a time, read cards and their evidence.
+//!
+//! ```
+//! use cds::{DateTime, Engine};
+//!
+//! let engine = Engine::from_source("bp.rules", r#"ruleset bp version 1.0.0
+//!   answers patient-view
+//!
+//! define systolic = latest observation loinc 8480-6 within 90 days
+//!
+//! rule stage-2
+//!   when systolic >= 140 'mm[Hg]'
+//!   then warning "Systolic {systolic} is in the stage 2 range"
+//! "#)?;
+//!
+//! let record = cds::record_from_json(serde_json::json!({
+//!   "resourceType": "Bundle", "type": "collection", "entry": [
+//!     {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1960-01-01"}},
+//!     {"resource": {"resourceType": "Observation", "id": "o1", "status": "final",
+//!       "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+//!       "effectiveDateTime": "2024-02-20",
+//!       "valueQuantity": {"value": 152, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}}
+//!   ]}))?;
+//!
+//! let at = DateTime::parse("2024-03-01T10:00:00Z")?;
+//! let result = engine.evaluate(&record, &at, Some("patient-view"));
+//! let fired = &result.cards()[0];
+//! assert_eq!(fired.card.summary, "Systolic 152 mm[Hg] is in the stage 2 range");
+//! assert_eq!(fired.evidence.values[0].resources, ["Observation/o1"]);
+//! assert_eq!(result.value("bp", "systolic").unwrap().to_string(), "152 mm[Hg]");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cds_core::data::load::{read_bytes, FileFormat, LoadOptions};
+use cds_core::fhirpath::ValueSetRegistry;
+use cds_rules::compile::{Compiled, CompiledRuleset};
+
+pub use cds_core::card::{Card, Evidence, EvidenceValue, Indicator};
+pub use cds_core::data::{PatientRecord, RecordError, Resource, Source};
+pub use cds_core::graph::{DataNeed, FiredCard, Graph, Issue, Value};
+pub use cds_core::temporal::DateTime;
+pub use cds_rules::check::CheckDiagnostic;
+
+/// Why rulesets could not be loaded. Parse and check errors render with miette, with the
+/// file's source, line and column.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum EngineError {
+    /// A file or folder could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// No `.rules` file was found.
+    #[error("{0}: no .rules files found")]
+    NoRulesets(PathBuf),
+    /// Syntax errors.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Parse(#[from] cds_rules::ParseErrors),
+    /// Meaning errors found by the checker.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Check(#[from] cds_rules::CheckErrors),
+    /// The rulesets could not be compiled together.
+    #[error(transparent)]
+    Compile(#[from] cds_rules::compile::CompileError),
+    /// A ValueSet file is invalid.
+    #[error("{0}")]
+    ValueSet(String),
+}
+
+/// One loaded ruleset file.
+#[derive(Debug, Clone)]
+pub struct RulesetFile {
+    /// Its path (or name, for sources given as text).
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+    /// Its syntax tree.
+    pub ast: cds_rules::ast::Ruleset,
+    /// The checker's warnings.
+    pub warnings: Vec<CheckDiagnostic>,
+}
+
+/// Loaded, checked and compiled rulesets: one evaluation graph. Cheap to share across
+/// threads (`Arc<Engine>`); evaluation never mutates it.
+pub struct Engine {
+    files: Vec<RulesetFile>,
+    compiled: Compiled,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("rulesets", &self.files.len())
+            .field("graph", &self.compiled.graph)
+            .finish()
+    }
+}
+
+/// The `.rules` files under `path` (or `path` itself), sorted.
+pub fn rules_files(path: &Path) -> Result<Vec<PathBuf>, EngineError> {
+    let io = |e| EngineError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| EngineError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        for e in entries {
+            let p = e
+                .map_err(|e| EngineError::Io {
+                    path: dir.clone(),
+                    source: e,
+                })?
+                .path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rules") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl Engine {
+    /// Loads a `.rules` file, or every `.rules` file under a folder (recursively), with the
+    /// ValueSet JSON files of any `valuesets/` folder beside them. Every file is parsed and
+    /// checked; the first file with errors is returned as the error (all of its errors).
+    pub fn load(path: impl AsRef<Path>) -> Result<Engine, EngineError> {
+        let path = path.as_ref();
+        let files = rules_files(path)?;
+        if files.is_empty() {
+            return Err(EngineError::NoRulesets(path.to_path_buf()));
+        }
+        let mut sources = Vec::new();
+        let mut registry = ValueSetRegistry::new();
+        let mut vs_dirs = std::collections::BTreeSet::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).map_err(|e| EngineError::Io {
+                path: f.clone(),
+                source: e,
+            })?;
+            if let Some(dir) = f.parent().map(|d| d.join("valuesets")) {
+                if dir.is_dir() {
+                    vs_dirs.insert(dir);
+                }
+            }
+            sources.push((f.clone(), text));
+        }
+        for dir in vs_dirs {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map_err(|e| EngineError::Io {
+                    path: dir.clone(),
+                    source: e,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            entries.sort();
+            for p in entries {
+                let bad = |m: String| EngineError::ValueSet(format!("{}: {m}", p.display()));
+                let text = std::fs::read_to_string(&p).map_err(|e| bad(e.to_string()))?;
+                let json: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+                registry.add(&json).map_err(|e| bad(e.to_string()))?;
+            }
+        }
+        Engine::build(sources, registry)
+    }
+
+    /// Loads one ruleset given as text (`name` is used in diagnostics).
+    pub fn from_source(name: &str, text: &str) -> Result<Engine, EngineError> {
+        Engine::build(
+            vec![(PathBuf::from(name), text.to_string())],
+            ValueSetRegistry::new(),
+        )
+    }
+
+    fn build(
+        sources: Vec<(PathBuf, String)>,
+        valuesets: ValueSetRegistry,
+    ) -> Result<Engine, EngineError> {
+        let mut files = Vec::new();
+        for (path, text) in sources {
+            let name = path.display().to_string();
+            let ast = cds_rules::parse(&text, &name)?;
+            let warnings = cds_rules::check(&ast, &text, &name).into_result()?;
+            files.push(RulesetFile {
+                path,
+                text,
+                ast,
+                warnings,
+            });
+        }
+        let inputs: Vec<(&cds_rules::ast::Ruleset, &str)> =
+            files.iter().map(|f| (&f.ast, f.text.as_str())).collect();
+        let compiled = cds_rules::compile::compile(&inputs, Arc::new(valuesets))?;
+        Ok(Engine { files, compiled })
+    }
+
+    /// The loaded ruleset files.
+    pub fn files(&self) -> &[RulesetFile] {
+        &self.files
+    }
+
+    /// What the compiler kept of each ruleset (definition nodes, rules).
+    pub fn rulesets(&self) -> &[CompiledRuleset] {
+        &self.compiled.rulesets
+    }
+
+    /// The evaluation graph.
+    pub fn graph(&self) -> &Graph {
+        &self.compiled.graph
+    }
+
+    /// The FHIR data the rules answering `hook` read (for CDS Hooks prefetch).
+    pub fn data_needs(&self, hook: Option<&str>) -> Vec<DataNeed> {
+        self.compiled.graph.data_needs(hook)
+    }
+
+    /// Evaluates the rules answering `hook` (all rules for `None`) for a record at a time.
+    pub fn evaluate<'e, 'r>(
+        &'e self,
+        record: &'r PatientRecord,
+        at: &DateTime,
+        hook: Option<&str>,
+    ) -> Evaluation<'e, 'r> {
+        Evaluation {
+            engine: self,
+            inner: self.compiled.graph.evaluate(record, at, hook),
+        }
+    }
+}
+
+/// The result of one evaluation: cards, values and explanations.
+pub struct Evaluation<'e, 'r> {
+    engine: &'e Engine,
+    inner: cds_core::graph::Evaluation<'e, 'r>,
+}
+
+impl<'e, 'r> Evaluation<'e, 'r> {
+    /// The cards raised, in ruleset and rule order.
+    pub fn cards(&self) -> &[FiredCard] {
+        self.inner.cards()
+    }
+
+    /// The system actions of the raised cards.
+    pub fn system_actions(&self) -> &[cds_core::card::Action] {
+        self.inner.system_actions()
+    }
+
+    /// Problems met while evaluating (no patient values in them).
+    pub fn issues(&self) -> &[Issue] {
+        self.inner.issues()
+    }
+
+    /// The value of a definition or score of a ruleset (`None` when there is no such name,
+    /// or the hook's rules did not need it).
+    pub fn value(&self, ruleset: &str, name: &str) -> Option<&Value<'r>> {
+        let rs = self
+            .engine
+            .compiled
+            .rulesets
+            .iter()
+            .find(|r| r.name == ruleset)?;
+        self.inner.value(rs.definition(name)?)
+    }
+
+    /// Why each rule of a ruleset did or did not fire, with the values it saw.
+    pub fn explain(&self, ruleset: &str) -> Option<cds_rules::explain::Explanation> {
+        let i = self
+            .engine
+            .compiled
+            .rulesets
+            .iter()
+            .position(|r| r.name == ruleset)?;
+        let file = &self.engine.files[i];
+        Some(cds_rules::explain::explain(
+            &file.ast,
+            &file.text,
+            &self.engine.compiled.rulesets[i],
+            &self.inner,
+        ))
+    }
+
+    /// The underlying graph evaluation.
+    pub fn graph_evaluation(&self) -> &cds_core::graph::Evaluation<'e, 'r> {
+        &self.inner
+    }
+}
+
+/// Builds a patient record from FHIR JSON: one resource, a Bundle, or an array of them.
+/// The record must hold exactly one Patient.
+pub fn record_from_json(json: serde_json::Value) -> Result<PatientRecord, RecordInputError> {
+    let items = match json {
+        serde_json::Value::Array(a) => a,
+        other => vec![other],
+    };
+    let mut resources = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let bytes = serde_json::to_vec(&item).unwrap_or_default();
+        for r in read_bytes(
+            &bytes,
+            format!("input[{i}]"),
+            FileFormat::Json,
+            LoadOptions::default(),
+        ) {
+            resources.push(Arc::new(r.map_err(RecordInputError::Load)?));
+        }
+    }
+    PatientRecord::build(resources).map_err(RecordInputError::Record)
+}
+
+/// Why FHIR JSON could not become a patient record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordInputError {
+    /// A resource is malformed (the error names the JSON path, never values).
+    #[error(transparent)]
+    Load(cds_core::data::LoadError),
+    /// The resources are not one patient's record.
+    #[error(transparent)]
+    Record(RecordError),
+}
