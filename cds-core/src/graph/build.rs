@@ -39,7 +39,8 @@ pub enum TemplatePart {
     Text(String),
     /// The value of a node, as shown in card texts.
     Value(NodeId),
-    /// The `Type/id` of the first resource a node's value came from (for delete actions).
+    /// The id of the first resource a node's value came from (for delete actions:
+    /// `delete "Observation/{potassium}"`).
     Reference(NodeId),
 }
 
@@ -246,7 +247,12 @@ impl GraphBuilder {
             .node_indices()
             .filter(|n| matches!(graph.graph[*n].op, Op::Card(_)))
             .collect();
-        graph.all = Arc::new(graph.plan_for(&card_nodes, &position));
+        // Without a hook, every node is evaluated: tools (explain, tests, replay) can read
+        // any definition, used by a rule or not.
+        graph.all = Arc::new(Plan {
+            nodes: graph.order.clone(),
+            cards: card_nodes.clone(),
+        });
         let mut hooks: BTreeSet<&str> = BTreeSet::new();
         for c in &graph.cards {
             hooks.extend(c.hooks.iter().map(String::as_str));
@@ -363,7 +369,7 @@ impl Graph {
         &self.valuesets
     }
 
-    /// The plan for a hook (`None`: every rule). A hook no ruleset answers has an empty plan.
+    /// The plan for a hook: the nodes its rules need. `None`: every node and every rule. A hook no ruleset answers has an empty plan.
     pub fn plan(&self, hook: Option<&str>) -> Arc<Plan> {
         match hook {
             None => Arc::clone(&self.all),

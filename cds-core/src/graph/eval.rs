@@ -521,10 +521,10 @@ impl<'g, 'r> Evaluation<'g, 'r> {
                 }
                 TemplatePart::Value(n) => self.values[n.index()].to_string(),
                 TemplatePart::Reference(n) => self
-                    .references(*n)
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| self.values[n.index()].to_string()),
+                    .sources(*n)
+                    .iter()
+                    .find_map(|r| r.id().map(str::to_string))
+                    .unwrap_or_default(),
             };
             if json_string {
                 let quoted = Json::String(piece).to_string();
