@@ -1,10 +1,18 @@
 //! The rule languages of the CDS engine.
 //!
-//! This crate holds the clinician-readable rule DSL (see `docs/rule-language.md`): its
-//! syntax tree ([`ast`]), the parser ([`parse()`], with all syntax errors of a file as
-//! [`ParseErrors`]) and the canonical formatter ([`format()`]). Checking, compiling to the
-//! evaluation graph and rhai scores come next. FHIRPath, which rules use to reach into FHIR
-//! data, lives in [`cds_core::fhirpath`] because the engine evaluates it.
+//! This crate holds the clinician-readable rule DSL (see `docs/rule-language.md`), one stage
+//! per module, data flowing one way — text → AST → checked rules → graph → results:
+//!
+//! * [`parse()`] builds the syntax tree ([`ast`]), with all syntax errors of a file as
+//!   [`ParseErrors`]; [`format()`] writes the canonical layout;
+//! * [`check()`] finds meaning errors (names, types, units, codes, rules that never fire) as a
+//!   [`CheckReport`];
+//! * [`script`] compiles `score ... using rhai` in a sandbox;
+//! * [`compile`] turns checked rulesets into one shared [`cds_core::graph::Graph`];
+//! * [`explain`] says why each rule did or did not fire in an evaluation.
+//!
+//! FHIRPath, which rules use to reach into FHIR data, lives in [`cds_core::fhirpath`]
+//! because the engine evaluates it.
 //!
 //! ```
 //! let src = r#"ruleset hypertension version 1.2.0
