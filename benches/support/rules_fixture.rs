@@ -218,11 +218,12 @@ pub fn ruleset() -> String {
     s
 }
 
-/// One ruleset per rule (each with all definitions), for the no-sharing baseline.
+/// One ruleset per rule, for the no-sharing baseline: each holds the rule and the definitions
+/// of its own code (not those of the other 9 codes, which an engine may still evaluate).
 pub fn one_ruleset_per_rule() -> Vec<String> {
-    let defs: String = CODES.iter().map(definitions).collect();
     let mut out = Vec::new();
     for c in &CODES {
+        let defs = definitions(c);
         for r in rules(c) {
             out.push(format!("{}{defs}\n{r}", header()));
         }
