@@ -45,6 +45,8 @@ pub use cds_core::graph::{DataNeed, FiredCard, Graph, Issue, Value};
 pub use cds_core::temporal::DateTime;
 pub use cds_rules::check::CheckDiagnostic;
 
+pub mod testing;
+
 /// Why rulesets could not be loaded. Parse and check errors render with miette, with the
 /// file's source, line and column.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -1,7 +1,11 @@
 //! Command-line parsing and dispatch.
 
+mod check;
+mod explain;
 mod fhirpath;
+mod fmt;
 mod stats;
+mod test;
 
 use std::process::ExitCode;
 
@@ -17,6 +21,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Check(check::CheckArgs),
+    Fmt(fmt::FmtArgs),
+    Test(test::TestArgs),
+    Explain(explain::ExplainArgs),
     Stats(stats::StatsArgs),
     Fhirpath(fhirpath::FhirpathArgs),
 }
@@ -25,6 +33,10 @@ enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Stats(args) => stats::run(&args),
         Command::Fhirpath(args) => fhirpath::run(&args),
     };
