@@ -99,7 +99,7 @@ fn check_file(path: &PathBuf) -> anyhow::Result<Checked> {
 
 /// The same ruleset name in two files.
 #[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("two rulesets are named `{name}`")]
+#[error("{at}: two rulesets are named `{name}`")]
 #[diagnostic(
     code(cds::check::duplicate_ruleset),
     help(
@@ -107,6 +107,8 @@ fn check_file(path: &PathBuf) -> anyhow::Result<Checked> {
     )
 )]
 struct DuplicateRuleset {
+    /// `file:line:column` of the second name.
+    at: String,
     name: String,
     #[source_code]
     src: miette::NamedSource<String>,
@@ -119,6 +121,13 @@ struct DuplicateRuleset {
 fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset)
         .map_or(1, |t| t.matches('\n').count() + 1)
+}
+
+/// The 1-based column (in characters) of a byte offset.
+fn column_of(text: &str, offset: usize) -> usize {
+    let before = text.get(..offset).unwrap_or("");
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    before[line_start..].chars().count() + 1
 }
 
 /// Runs `cds check`.
@@ -160,7 +169,14 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             errors += 1;
             let (path, ast, text) = good[i];
             let (first_path, first_ast, first_text) = good[*first];
+            let span = ast.header.name.span;
             let d = DuplicateRuleset {
+                at: format!(
+                    "{}:{}:{}",
+                    path.display(),
+                    line_of(text, span.start),
+                    column_of(text, span.start)
+                ),
                 name: ast.header.name.name.clone(),
                 src: miette::NamedSource::new(path.display().to_string(), text.to_string()),
                 span: (ast.header.name.span.start..ast.header.name.span.end).into(),

@@ -30,11 +30,8 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
     let mut out = stdout.lock();
     for case in &report.cases {
         if args.verbose || !case.passed() {
-            writeln!(out, "{case}")?;
+            writeln!(out, "{case}\n")?;
         }
-    }
-    if report.failed() > 0 {
-        writeln!(out)?;
     }
     writeln!(out, "{}", report.summary())?;
     Ok(if report.success() {
