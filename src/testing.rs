@@ -733,6 +733,58 @@ rule stage-2
         assert!(matches!(&r.mismatches[3], Mismatch::UnknownValue(n) if n == "nope"));
     }
 
+    proptest::proptest! {
+        /// A quantity matches its own shown form and `"VALUE UNIT"`, in any equal unit, and
+        /// never a different value.
+        #[test]
+        fn quantities_match_their_own_text(cents in -1_000_000i64..1_000_000, unit in 0usize..4) {
+            let units = ["mm[Hg]", "mg/dL", "%", "mmol/L"];
+            let n = Decimal::new(cents, 2);
+            let v = Value::Quantity(Quantity::ucum(n, units[unit]).unwrap());
+            proptest::prop_assert!(value_matches(&v, &Json::String(v.to_string())));
+            let plain = Json::String(format!("{n} {}", units[unit]));
+            let quoted = Json::String(format!("{n} '{}'", units[unit]));
+            proptest::prop_assert!(value_matches(&v, &plain));
+            proptest::prop_assert!(value_matches(&v, &quoted));
+            let other = format!("{} {}", n + Decimal::new(1, 2), units[unit]);
+            proptest::prop_assert!(!value_matches(&v, &Json::String(other)));
+            proptest::prop_assert!(!value_matches(&v, &Json::Null));
+        }
+
+        /// A number matches itself written as a JSON number, however many trailing zeros.
+        #[test]
+        fn numbers_match_json_numbers(cents in -1_000_000i64..1_000_000) {
+            let n = Decimal::new(cents, 2);
+            let v = Value::Number(n);
+            let json: Json = serde_json::from_str(&n.to_string()).unwrap();
+            proptest::prop_assert!(value_matches(&v, &json));
+            proptest::prop_assert!(!value_matches(&v, &Json::Bool(true)));
+        }
+    }
+
+    #[test]
+    fn absent_matches_only_null() {
+        assert!(value_matches(&Value::Absent, &Json::Null));
+        assert!(!value_matches(&Value::Absent, &serde_json::json!(0)));
+        assert!(!value_matches(
+            &Value::Absent,
+            &serde_json::json!("not recorded")
+        ));
+        assert!(!value_matches(&Value::Absent, &serde_json::json!(false)));
+    }
+
+    #[test]
+    fn text_and_booleans() {
+        let t = Value::Text("stage 2".into());
+        assert!(value_matches(&t, &serde_json::json!("stage 2")));
+        assert!(!value_matches(&t, &serde_json::json!("stage 1")));
+        assert!(value_matches(
+            &Value::Bool(false),
+            &serde_json::json!(false)
+        ));
+        assert!(!value_matches(&Value::Bool(false), &Json::Null));
+    }
+
     #[test]
     fn invalid_cases_name_the_field() {
         let err = TestCase::from_json(

@@ -83,8 +83,10 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--at is required (the evaluation time, e.g. 2024-03-01T10:00:00Z)");
     };
     let at = DateTime::parse(&at_text).context("--at is not a FHIR date or dateTime")?;
-    let record = cds::record_from_json(patient)
-        .with_context(|| format!("{}: not one patient's record", args.patient.display()))?;
+    // The error's own text only: its source chain repeats the reason.
+    let record = cds::record_from_json(patient).map_err(|e| {
+        anyhow::anyhow!("{}: not one patient's record: {e}", args.patient.display())
+    })?;
     let eval = engine.evaluate(&record, &at, hook.as_deref());
 
     let stdout = std::io::stdout();

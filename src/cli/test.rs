@@ -25,9 +25,17 @@ pub struct TestArgs {
 
 /// Runs `cds test`.
 pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
-    let report = cds::testing::run(&args.paths)?;
+    let suites = cds::testing::discover(&args.paths)?;
+    let report = cds::testing::run_suites(&suites);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    for s in suites.iter().filter(|s| s.cases.is_empty()) {
+        writeln!(
+            out,
+            "note: {} has no test cases",
+            s.dir.join("tests").display()
+        )?;
+    }
     for case in &report.cases {
         if args.verbose || !case.passed() {
             writeln!(out, "{case}\n")?;
