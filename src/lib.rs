@@ -264,6 +264,16 @@ impl<'e, 'r> Evaluation<'e, 'r> {
         self.inner.cards()
     }
 
+    /// The rules that fired, as (ruleset, rule id), in order — without rendering their cards
+    /// (cards and evidence are rendered on first call of [`Evaluation::cards`]).
+    pub fn fired(&self) -> impl Iterator<Item = (&'e str, &'e str)> + '_ {
+        let specs = self.engine.compiled.graph.cards();
+        self.inner
+            .fired()
+            .iter()
+            .map(move |&i| (specs[i].ruleset.as_str(), specs[i].rule.as_str()))
+    }
+
     /// The system actions of the raised cards.
     pub fn system_actions(&self) -> &[cds_core::card::Action] {
         self.inner.system_actions()
@@ -335,9 +345,9 @@ pub fn record_from_json(json: serde_json::Value) -> Result<PatientRecord, Record
 #[derive(Debug, thiserror::Error)]
 pub enum RecordInputError {
     /// A resource is malformed (the error names the JSON path, never values).
-    #[error(transparent)]
+    #[error("{0}")]
     Load(cds_core::data::LoadError),
     /// The resources are not one patient's record.
-    #[error(transparent)]
+    #[error("{0}")]
     Record(RecordError),
 }

@@ -121,7 +121,27 @@ impl<'a> Explainer<'a, '_, '_> {
     }
 
     fn text(&self, e: &Expr) -> String {
-        let t = self.source.get(e.span.start..e.span.end).unwrap_or("");
+        // A binary expression's span ends with its right operand, which inside parentheses
+        // leaves the closing `)` out: take the closing parentheses that balance the text.
+        let mut end = e.span.end;
+        let mut t = self.source.get(e.span.start..end).unwrap_or("");
+        let open = |t: &str| {
+            t.matches('(')
+                .count()
+                .saturating_sub(t.matches(')').count())
+        };
+        let mut missing = open(t);
+        while missing > 0 {
+            let rest = self.source.get(end..).unwrap_or("");
+            let skip = rest.len() - rest.trim_start().len();
+            if rest[skip..].starts_with(')') {
+                end += skip + 1;
+                missing -= 1;
+            } else {
+                break;
+            }
+        }
+        t = self.source.get(e.span.start..end).unwrap_or(t);
         let one_line = t.split_whitespace().collect::<Vec<_>>().join(" ");
         if one_line.chars().count() > 90 {
             let cut: String = one_line.chars().take(87).collect();

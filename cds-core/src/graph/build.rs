@@ -241,7 +241,16 @@ impl GraphBuilder {
             all: Arc::new(Plan::default()),
             requested: self.requested,
             valuesets: self.valuesets,
+            consts: Vec::new(),
         };
+        graph.consts = graph
+            .graph
+            .node_weights()
+            .map(|n| match &n.op {
+                Op::Const(l) => super::eval::literal(l),
+                _ => None,
+            })
+            .collect();
         let card_nodes: Vec<NodeId> = graph
             .graph
             .node_indices()
@@ -296,6 +305,8 @@ pub struct Graph {
     pub(crate) all: Arc<Plan>,
     pub(crate) requested: usize,
     pub(crate) valuesets: Arc<ValueSetRegistry>,
+    /// The value of each constant node, computed once (UCUM units parsed when building).
+    pub(crate) consts: Vec<Option<super::value::Value<'static>>>,
 }
 
 impl std::fmt::Debug for Graph {

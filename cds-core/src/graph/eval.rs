@@ -54,8 +54,8 @@ pub struct Evaluation<'g, 'r> {
     at: DateTime,
     values: Vec<Value<'r>>,
     evaluated: Vec<bool>,
-    cards: Vec<FiredCard>,
-    system_actions: Vec<card::Action>,
+    fired: Vec<usize>,
+    rendered: std::sync::OnceLock<(Vec<FiredCard>, Vec<card::Action>)>,
     issues: Vec<Issue>,
 }
 
@@ -76,8 +76,8 @@ impl Graph {
             at: *at,
             values: vec![Value::Absent; n],
             evaluated: vec![false; n],
-            cards: Vec::new(),
-            system_actions: Vec::new(),
+            fired: Vec::new(),
+            rendered: std::sync::OnceLock::new(),
             issues: Vec::new(),
         };
         for id in &plan.nodes {
@@ -100,30 +100,49 @@ impl Graph {
             })
             .collect();
         fired.sort_by_key(|(i, _)| *i);
-        for (i, _) in fired {
-            let (card, evidence, actions) = ev.render(i);
-            ev.cards.push(FiredCard {
-                ruleset: self.cards[i].ruleset.clone(),
-                rule: self.cards[i].rule.clone(),
-                spec: i,
-                card,
-                evidence,
-            });
-            ev.system_actions.extend(actions);
-        }
+        ev.fired = fired.into_iter().map(|(i, _)| i).collect();
         ev
     }
 }
 
 impl<'g, 'r> Evaluation<'g, 'r> {
     /// The cards raised, in rule order.
+    ///
+    /// Cards and their evidence are rendered on first use: an evaluation that only asks
+    /// which rules fired ([`Evaluation::fired`]) does not pay for them.
     pub fn cards(&self) -> &[FiredCard] {
-        &self.cards
+        &self.rendered().0
+    }
+
+    /// The card spec indexes (into [`Graph::cards`]) of the rules that fired, in rule order.
+    pub fn fired(&self) -> &[usize] {
+        &self.fired
+    }
+
+    fn rendered(&self) -> &(Vec<FiredCard>, Vec<card::Action>) {
+        self.rendered.get_or_init(|| {
+            // Rules share definitions: each definition's evidence is worked out once.
+            let mut memo = std::collections::HashMap::new();
+            let mut cards = Vec::new();
+            let mut actions = Vec::new();
+            for &i in &self.fired {
+                let (card, evidence, acts) = self.render(i, &mut memo);
+                cards.push(FiredCard {
+                    ruleset: self.graph.cards[i].ruleset.clone(),
+                    rule: self.graph.cards[i].rule.clone(),
+                    spec: i,
+                    card,
+                    evidence,
+                });
+                actions.extend(acts);
+            }
+            (cards, actions)
+        })
     }
 
     /// The system actions of the raised cards.
     pub fn system_actions(&self) -> &[card::Action] {
-        &self.system_actions
+        &self.rendered().1
     }
 
     /// Problems met while evaluating.
@@ -175,13 +194,11 @@ impl<'g, 'r> Evaluation<'g, 'r> {
         let node = &graph.graph[id];
         let a = |ev: &Self, i: usize| ev.input(id, i).clone();
         match &node.op {
-            Op::Const(l) => match l {
-                Literal::Bool(b) => Value::Bool(*b),
-                Literal::Number(n) => Value::Number(*n),
-                Literal::Text(t) => Value::Text(Arc::from(t.as_str())),
-                Literal::Quantity(v, u) => match Quantity::ucum(*v, u) {
-                    Ok(q) => Value::Quantity(q),
-                    Err(_) => self.issue(id, format!("'{u}' is not a UCUM unit")),
+            Op::Const(l) => match graph.consts.get(id.index()) {
+                Some(Some(v)) => v.clone(),
+                _ => match l {
+                    Literal::Quantity(_, u) => self.issue(id, format!("'{u}' is not a UCUM unit")),
+                    _ => Value::Absent,
                 },
             },
             Op::Observations { code, window } => {
@@ -449,55 +466,50 @@ impl<'g, 'r> Evaluation<'g, 'r> {
     /// matching conditions or medications, the patient for age; otherwise the union of its
     /// inputs' resources.
     pub fn sources(&self, node: NodeId) -> Vec<Arc<Resource>> {
-        let mut out: Vec<Arc<Resource>> = Vec::new();
+        let mut acc = Sources::default();
         let mut seen = std::collections::HashSet::new();
-        self.collect_sources(node, &mut out, &mut seen, 0);
-        out
+        self.collect_sources(node, &mut acc, &mut seen, 0);
+        acc.list
     }
 
     fn collect_sources(
         &self,
         node: NodeId,
-        out: &mut Vec<Arc<Resource>>,
+        acc: &mut Sources,
         seen: &mut std::collections::HashSet<NodeId>,
         depth: usize,
     ) {
         if depth > 200 || !seen.insert(node) {
             return;
         }
-        let push = |out: &mut Vec<Arc<Resource>>, r: &Arc<Resource>| {
-            if !out.iter().any(|x| Arc::ptr_eq(x, r)) {
-                out.push(Arc::clone(r));
-            }
-        };
         let n = &self.graph.graph[node];
         let value = &self.values[node.index()];
         match (&n.op, value) {
-            (_, Value::Reading(r)) => push(out, r.entry.observation()),
+            (_, Value::Reading(r)) => acc.push(r.entry.observation()),
             (Op::Observations { .. } | Op::Within(_), Value::Readings(rs)) => {
                 for r in rs.iter() {
-                    push(out, r.entry.observation());
+                    acc.push(r.entry.observation());
                 }
             }
             (Op::Change(kind), _) => {
                 if let Value::Readings(rs) = self.input(node, 0) {
                     if let Some((a, b)) = change_witness(*kind, rs) {
-                        push(out, a.entry.observation());
-                        push(out, b.entry.observation());
+                        acc.push(a.entry.observation());
+                        acc.push(b.entry.observation());
                     }
                 }
             }
             (Op::Active { kind, code }, _) => {
                 for r in active_matches(self.graph, self.record, *kind, code) {
-                    push(out, &r);
+                    acc.push(&r);
                 }
             }
-            (Op::Age, _) => push(out, self.record.patient()),
+            (Op::Age, _) => acc.push(self.record.patient()),
             (Op::Const(_), _) => {}
             _ => {
                 for i in &n.inputs {
                     if self.evaluated[i.index()] {
-                        self.collect_sources(*i, out, seen, depth + 1);
+                        self.collect_sources(*i, acc, seen, depth + 1);
                     }
                 }
             }
@@ -553,7 +565,11 @@ impl<'g, 'r> Evaluation<'g, 'r> {
         }
     }
 
-    fn render(&self, i: usize) -> (Card, Evidence, Vec<card::Action>) {
+    fn render(
+        &self,
+        i: usize,
+        memo: &mut std::collections::HashMap<NodeId, EvidenceValue>,
+    ) -> (Card, Evidence, Vec<card::Action>) {
         let spec = &self.graph.cards[i];
         let patient = self.record.patient().id().unwrap_or("");
         let name = format!(
@@ -572,13 +588,20 @@ impl<'g, 'r> Evaluation<'g, 'r> {
                 .evidence
                 .iter()
                 .map(|(name, n)| {
-                    let v = &self.values[n.index()];
-                    EvidenceValue {
-                        name: name.clone(),
-                        shown: v.to_string(),
-                        value: v.to_json(),
-                        resources: self.references(*n),
-                    }
+                    let mut e = memo
+                        .entry(*n)
+                        .or_insert_with(|| {
+                            let v = &self.values[n.index()];
+                            EvidenceValue {
+                                name: String::new(),
+                                shown: v.to_string(),
+                                value: v.to_json(),
+                                resources: self.references(*n),
+                            }
+                        })
+                        .clone();
+                    e.name = name.clone();
+                    e
                 })
                 .collect(),
         };
@@ -628,6 +651,31 @@ impl<'g, 'r> Evaluation<'g, 'r> {
         let actions = spec.system_actions.iter().map(|a| self.action(a)).collect();
         (card, evidence, actions)
     }
+}
+
+/// Resources in first-seen order, each once.
+#[derive(Default)]
+struct Sources {
+    list: Vec<Arc<Resource>>,
+    seen: std::collections::HashSet<*const Resource>,
+}
+
+impl Sources {
+    fn push(&mut self, r: &Arc<Resource>) {
+        if self.seen.insert(Arc::as_ptr(r)) {
+            self.list.push(Arc::clone(r));
+        }
+    }
+}
+
+/// The value of a constant; `None` for a quantity whose unit is not UCUM.
+pub(crate) fn literal(l: &Literal) -> Option<Value<'static>> {
+    Some(match l {
+        Literal::Bool(b) => Value::Bool(*b),
+        Literal::Number(n) => Value::Number(*n),
+        Literal::Text(t) => Value::Text(Arc::from(t.as_str())),
+        Literal::Quantity(v, u) => Value::Quantity(Quantity::ucum(*v, u).ok()?),
+    })
 }
 
 fn item_value(item: &Item<'_>) -> Value<'static> {
@@ -819,7 +867,62 @@ pub(crate) fn arith<'r>(op: Arith, x: &Value<'r>, y: &Value<'r>) -> Result<Value
     })
 }
 
+/// The aggregate of readings that all have the same unit (or none): plain decimal
+/// arithmetic, no conversions. `None` when units differ.
+fn aggregate_same_unit<'r>(f: AggregateFn, rs: &[Reading<'r>]) -> Option<Value<'r>> {
+    let first = rs.first()?;
+    let unit = match &first.value {
+        Recorded::Quantity(q) => Some(&q.unit),
+        Recorded::Number(_) => None,
+        _ => return None,
+    };
+    let mut nums = Vec::with_capacity(rs.len());
+    for r in rs {
+        match (&r.value, unit) {
+            (Recorded::Quantity(q), Some(u)) if q.unit == *u => nums.push(q.value),
+            (Recorded::Number(n), None) => nums.push(*n),
+            _ => return None,
+        }
+    }
+    let wrap = |n: Decimal| match unit {
+        Some(u) => Value::Quantity(Quantity::new(n, u.clone())),
+        None => Value::Number(n),
+    };
+    Some(match f {
+        AggregateFn::Count => Value::Number(Decimal::from(rs.len())),
+        AggregateFn::Min | AggregateFn::Max => {
+            let mut best = 0;
+            for (i, n) in nums.iter().enumerate() {
+                let better = if f == AggregateFn::Min {
+                    *n < nums[best]
+                } else {
+                    *n > nums[best]
+                };
+                if better {
+                    best = i;
+                }
+            }
+            Value::Reading(rs[best].clone())
+        }
+        AggregateFn::Sum | AggregateFn::Average => {
+            let mut total = Decimal::ZERO;
+            for n in &nums {
+                total = total.checked_add(*n)?;
+            }
+            if f == AggregateFn::Average {
+                total = total.checked_div(Decimal::from(nums.len()))?;
+            }
+            wrap(total)
+        }
+    })
+}
+
 fn aggregate<'r>(f: AggregateFn, x: &Value<'r>) -> Result<Value<'r>, String> {
+    if let Value::Readings(rs) = x {
+        if let Some(v) = aggregate_same_unit(f, rs) {
+            return Ok(v);
+        }
+    }
     let items: Vec<Value<'r>> = match x {
         Value::Readings(rs) => rs.iter().cloned().map(Value::Reading).collect(),
         Value::List(l) => l.to_vec(),

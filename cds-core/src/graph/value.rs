@@ -10,8 +10,7 @@ use std::sync::Arc;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value as Json};
 
-use crate::data::record::ObservationEntry;
-use crate::data::value::{ObservationValue, UCUM_SYSTEM};
+use crate::data::record::{Decoded, ObservationEntry};
 use crate::ucum::{Quantity, QuantityUnit};
 
 /// The value of one node for one patient, borrowing the record it was computed from.
@@ -62,39 +61,22 @@ pub struct Reading<'r> {
 
 impl<'r> Reading<'r> {
     /// The reading of an entry, or `None` when it cannot be used: entered in error or
-    /// cancelled, a data-absent reason, or no value of a usable type.
+    /// cancelled, a data-absent reason, a comparator, or no value of a usable type (see
+    /// [`Decoded`], decoded once when the record was built).
     pub fn of(entry: &'r ObservationEntry) -> Option<Reading<'r>> {
-        if matches!(entry.status(), Some("entered-in-error" | "cancelled")) || entry.data_absent() {
-            return None;
-        }
-        let value = match entry.value()? {
-            ObservationValue::Quantity(q) => {
-                let n = q.value?;
-                if q.comparator.is_some() {
-                    // `<5` is not the number 5.
-                    return None;
-                }
-                let code = match (q.system, q.code) {
-                    (Some(UCUM_SYSTEM), Some(c)) => Some(c),
-                    (None, Some(c)) => Some(c),
-                    _ => q.unit,
-                };
-                match code.and_then(|c| Quantity::ucum(n, c).ok()) {
-                    Some(q) => Recorded::Quantity(q),
-                    None => Recorded::Number(n),
-                }
-            }
-            ObservationValue::Integer(i) => Recorded::Number(Decimal::from(i)),
-            ObservationValue::Boolean(b) => Recorded::Bool(b),
-            ObservationValue::String(s) => Recorded::Text(s),
-            ObservationValue::CodeableConcept(_) => {
+        let value = match entry.decoded() {
+            Decoded::Unusable => return None,
+            Decoded::Quantity(q) => Recorded::Quantity(q.clone()),
+            Decoded::Number(n) => Recorded::Number(*n),
+            Decoded::Bool(b) => Recorded::Bool(*b),
+            Decoded::Text => Recorded::Text(entry.element().get("valueString")?.as_str()?),
+            Decoded::Code => {
                 let json = entry.element();
                 Recorded::Code(
                     json.get("valueCodeableConcept")
                         .or_else(|| json.get("valueCoding"))?,
                 )
             }
-            _ => return None,
         };
         Some(Reading { entry, value })
     }

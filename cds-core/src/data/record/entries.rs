@@ -15,9 +15,79 @@ pub struct ObservationEntry {
     pub(crate) observation: Arc<Resource>,
     pub(crate) component: Option<usize>,
     pub(crate) time: Option<FactTime>,
+    pub(crate) decoded: Decoded,
+}
+
+/// An entry's value as rules read it, decoded once when the record is built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    /// Not a usable reading: entered in error, cancelled, a data-absent reason, a comparator
+    /// (`<5` is not 5), or no value of a type rules read.
+    Unusable,
+    /// A quantity with a UCUM unit.
+    Quantity(crate::ucum::Quantity),
+    /// A number without a usable unit.
+    Number(rust_decimal::Decimal),
+    /// A `valueCodeableConcept` / `valueCoding`.
+    Code,
+    /// A `valueString`.
+    Text,
+    /// A `valueBoolean`.
+    Bool(bool),
 }
 
 impl ObservationEntry {
+    pub(crate) fn new(
+        observation: Arc<Resource>,
+        component: Option<usize>,
+        time: Option<FactTime>,
+    ) -> Self {
+        let mut e = ObservationEntry {
+            observation,
+            component,
+            time,
+            decoded: Decoded::Unusable,
+        };
+        e.decoded = e.decode();
+        e
+    }
+
+    fn decode(&self) -> Decoded {
+        use crate::data::value::UCUM_SYSTEM;
+        if matches!(self.status(), Some("entered-in-error" | "cancelled")) || self.data_absent() {
+            return Decoded::Unusable;
+        }
+        match self.value() {
+            Some(ObservationValue::Quantity(q)) => {
+                let Some(n) = q.value else {
+                    return Decoded::Unusable;
+                };
+                if q.comparator.is_some() {
+                    return Decoded::Unusable;
+                }
+                let code = match (q.system, q.code) {
+                    (Some(UCUM_SYSTEM), Some(c)) => Some(c),
+                    (None, Some(c)) => Some(c),
+                    _ => q.unit,
+                };
+                match code.and_then(|c| crate::ucum::Quantity::ucum(n, c).ok()) {
+                    Some(q) => Decoded::Quantity(q),
+                    None => Decoded::Number(n),
+                }
+            }
+            Some(ObservationValue::Integer(i)) => Decoded::Number(i.into()),
+            Some(ObservationValue::Boolean(b)) => Decoded::Bool(b),
+            Some(ObservationValue::String(_)) => Decoded::Text,
+            Some(ObservationValue::CodeableConcept(_)) => Decoded::Code,
+            _ => Decoded::Unusable,
+        }
+    }
+
+    /// The value as rules read it (decoded when the record was built).
+    pub fn decoded(&self) -> &Decoded {
+        &self.decoded
+    }
+
     /// The Observation resource.
     pub fn observation(&self) -> &Arc<Resource> {
         &self.observation

@@ -52,7 +52,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use entries::{
-    ClinicalStatus, ConditionEntry, MedicationEntry, ObservationEntry, VerificationStatus,
+    ClinicalStatus, ConditionEntry, Decoded, MedicationEntry, ObservationEntry, VerificationStatus,
 };
 pub use resolver::ScopedResolver;
 pub use times::{FactTime, TimeSource, Window};
@@ -206,21 +206,13 @@ impl PatientRecord {
                     self.warn(r, RecordWarningKind::UntimedObservation);
                 }
                 for (system, code) in codings(json.get("code")) {
-                    let entry = ObservationEntry {
-                        observation: r.clone(),
-                        component: None,
-                        time,
-                    };
+                    let entry = ObservationEntry::new(r.clone(), None, time);
                     self.observations.push(system, code, entry);
                 }
                 let components = json.get("component").and_then(Value::as_array);
                 for (i, component) in components.into_iter().flatten().enumerate() {
                     for (system, code) in codings(component.get("code")) {
-                        let entry = ObservationEntry {
-                            observation: r.clone(),
-                            component: Some(i),
-                            time,
-                        };
+                        let entry = ObservationEntry::new(r.clone(), Some(i), time);
                         self.observations.push(system, code, entry);
                     }
                 }
