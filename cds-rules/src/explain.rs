@@ -169,10 +169,14 @@ impl<'a> Explainer<'a, '_, '_> {
             return;
         };
         match &e.kind {
-            ExprKind::Binary { lhs, rhs, .. } if is_logic(e) => {
+            ExprKind::Binary { op, .. } if is_logic(e) => {
                 self.push(depth, self.text(e), truth(value), Vec::new(), None);
-                self.expr(lhs, depth + 1);
-                self.expr(rhs, depth + 1);
+                // `a or b or c` is one list of alternatives, not a nest of pairs.
+                let mut operands = Vec::new();
+                flatten(e, *op, &mut operands);
+                for x in operands {
+                    self.expr(x, depth + 1);
+                }
             }
             ExprKind::Not(x) => {
                 self.push(depth, self.text(e), truth(value), Vec::new(), None);
@@ -272,6 +276,16 @@ impl<'a> Explainer<'a, '_, '_> {
             resources,
             name,
         });
+    }
+}
+
+fn flatten<'e>(e: &'e Expr, op: crate::ast::BinaryOp, out: &mut Vec<&'e Expr>) {
+    match &e.kind {
+        ExprKind::Binary { op: o, lhs, rhs } if *o == op => {
+            flatten(lhs, op, out);
+            flatten(rhs, op, out);
+        }
+        _ => out.push(e),
     }
 }
 
