@@ -296,16 +296,17 @@ impl<'g, 'r> Evaluation<'g, 'r> {
                 }
             }
             Op::Compare(op) => {
-                let (x, y) = (a(self, 0), a(self, 1));
-                match compare(&x, &y) {
+                let r = compare(self.input(id, 0), self.input(id, 1));
+                match r {
                     Ok(Some(o)) => Value::Bool(op.holds(o)),
                     Ok(None) => Value::Absent,
                     Err(m) => self.issue(id, m),
                 }
             }
             Op::Between => {
-                let (x, lo, hi) = (a(self, 0), a(self, 1), a(self, 2));
-                match (compare(&x, &lo), compare(&x, &hi)) {
+                let (x, lo, hi) = (self.input(id, 0), self.input(id, 1), self.input(id, 2));
+                let r = (compare(x, lo), compare(x, hi));
+                match r {
                     (Ok(Some(l)), Ok(Some(h))) => {
                         Value::Bool(l != Ordering::Less && h != Ordering::Greater)
                     }
@@ -788,12 +789,42 @@ fn age<'r>(patient: &Resource, at: &DateTime) -> Value<'r> {
 /// Compares two values: `Ok(None)` when either is absent, `Err` when they cannot be compared
 /// (different kinds, units that do not convert). A plain number compared with a quantity is
 /// compared with the quantity's number as recorded.
+/// A value seen for comparison, without copying it.
+enum View<'a> {
+    Absent,
+    Number(Decimal),
+    Quantity(&'a Quantity),
+    Text(&'a str),
+    Bool(bool),
+    Other,
+}
+
+fn view<'a>(v: &'a Value<'_>) -> View<'a> {
+    match v {
+        Value::Number(n) => View::Number(*n),
+        Value::Quantity(q) => View::Quantity(q),
+        Value::Text(t) => View::Text(t),
+        Value::Bool(b) => View::Bool(*b),
+        Value::Reading(r) => match &r.value {
+            Recorded::Quantity(q) => View::Quantity(q),
+            Recorded::Number(n) => View::Number(*n),
+            Recorded::Text(t) => View::Text(t),
+            Recorded::Bool(b) => View::Bool(*b),
+            Recorded::Code(_) => View::Other,
+        },
+        other if other.is_absent() => View::Absent,
+        _ => View::Other,
+    }
+}
+
+/// Compares two values: `Ok(None)` when either is absent, `Err` when they cannot be compared
+/// (different kinds, units that do not convert). A plain number compared with a quantity is
+/// compared with the quantity's number as recorded.
 pub(crate) fn compare(x: &Value<'_>, y: &Value<'_>) -> Result<Option<Ordering>, String> {
-    let (x, y) = (x.scalar_ref(), y.scalar_ref());
-    Ok(Some(match (&x, &y) {
-        (Value::Absent, _) | (_, Value::Absent) => return Ok(None),
-        (Value::Number(a), Value::Number(b)) => a.cmp(b),
-        (Value::Quantity(a), Value::Quantity(b)) => match a.compare(b) {
+    Ok(Some(match (view(x), view(y)) {
+        (View::Absent, _) | (_, View::Absent) => return Ok(None),
+        (View::Number(a), View::Number(b)) => a.cmp(&b),
+        (View::Quantity(a), View::Quantity(b)) => match a.compare(b) {
             Some(o) => o,
             None => {
                 return Err(format!(
@@ -803,10 +834,10 @@ pub(crate) fn compare(x: &Value<'_>, y: &Value<'_>) -> Result<Option<Ordering>, 
                 ))
             }
         },
-        (Value::Quantity(a), Value::Number(b)) => a.value.cmp(b),
-        (Value::Number(a), Value::Quantity(b)) => a.cmp(&b.value),
-        (Value::Text(a), Value::Text(b)) => a.cmp(b),
-        (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+        (View::Quantity(a), View::Number(b)) => a.value.cmp(&b),
+        (View::Number(a), View::Quantity(b)) => a.cmp(&b.value),
+        (View::Text(a), View::Text(b)) => a.cmp(b),
+        (View::Bool(a), View::Bool(b)) => a.cmp(&b),
         _ => return Err("these two kinds of value cannot be compared".into()),
     }))
 }

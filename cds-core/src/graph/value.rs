@@ -38,8 +38,8 @@ pub enum Value<'r> {
 /// What an observation (or a component) recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recorded<'r> {
-    /// A quantity with a UCUM unit.
-    Quantity(Quantity),
+    /// A quantity with a UCUM unit (decoded when the record was built).
+    Quantity(&'r Quantity),
     /// A number without a usable unit.
     Number(Decimal),
     /// A coded value (`valueCodeableConcept` / `valueCoding`).
@@ -66,7 +66,7 @@ impl<'r> Reading<'r> {
     pub fn of(entry: &'r ObservationEntry) -> Option<Reading<'r>> {
         let value = match entry.decoded() {
             Decoded::Unusable => return None,
-            Decoded::Quantity(q) => Recorded::Quantity(q.clone()),
+            Decoded::Quantity(q) => Recorded::Quantity(q),
             Decoded::Number(n) => Recorded::Number(*n),
             Decoded::Bool(b) => Recorded::Bool(*b),
             Decoded::Text => Recorded::Text(entry.element().get("valueString")?.as_str()?),
@@ -107,7 +107,7 @@ impl<'r> Reading<'r> {
     /// The value as a plain [`Value`] (quantity, number, text or boolean).
     pub fn scalar(&self) -> Value<'r> {
         match &self.value {
-            Recorded::Quantity(q) => Value::Quantity(q.clone()),
+            Recorded::Quantity(q) => Value::Quantity((*q).clone()),
             Recorded::Number(n) => Value::Number(*n),
             Recorded::Text(t) => Value::Text(Arc::from(*t)),
             Recorded::Bool(b) => Value::Bool(*b),
