@@ -207,12 +207,12 @@ impl<'g, 'r> Evaluation<'g, 'r> {
                     None => crate::data::Window::up_to(&self.at),
                 };
                 let readings: Vec<Reading<'r>> = match code {
-                    CodeFilter::Code { system, code } => self
-                        .record
-                        .observations_in(system, code, w)
-                        .iter()
-                        .filter_map(Reading::of)
-                        .collect(),
+                    CodeFilter::Code { system, code } => {
+                        let entries = self.record.observations_in(system, code, w);
+                        let mut v = Vec::with_capacity(entries.len());
+                        v.extend(entries.iter().filter_map(Reading::of));
+                        v
+                    }
                     CodeFilter::ValueSet(url) => {
                         let Some(vs) = graph.valuesets.get(url) else {
                             return self.issue(id, format!("value set {url} is not loaded"));
