@@ -107,6 +107,19 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// The files directly in `dir` whose extension is `ext`, sorted.
+pub(crate) fn files_with_extension(dir: &Path, ext: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_file() && p.extension().is_some_and(|x| x == ext) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// The `.rules` files under `path` (or `path` itself), sorted.
 pub fn rules_files(path: &Path) -> Result<Vec<PathBuf>, EngineError> {
     let io = |e| EngineError::Io {
@@ -168,15 +181,10 @@ impl Engine {
             sources.push((f.clone(), text));
         }
         for dir in vs_dirs {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .map_err(|e| EngineError::Io {
-                    path: dir.clone(),
-                    source: e,
-                })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect();
-            entries.sort();
+            let entries = files_with_extension(&dir, "json").map_err(|e| EngineError::Io {
+                path: dir.clone(),
+                source: e,
+            })?;
             for p in entries {
                 let bad = |m: String| EngineError::ValueSet(format!("{}: {m}", p.display()));
                 let text = std::fs::read_to_string(&p).map_err(|e| bad(e.to_string()))?;

@@ -238,19 +238,10 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Suite>, TestError> {
 
 /// The `.rules` files directly in `dir`.
 fn rules_in(dir: &Path) -> Result<Vec<PathBuf>, TestError> {
-    let io = |e| TestError::Io {
+    crate::files_with_extension(dir, "rules").map_err(|e| TestError::Io {
         path: dir.to_path_buf(),
         source: e,
-    };
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(io)? {
-        let p = e.map_err(io)?.path();
-        if p.is_file() && p.extension().is_some_and(|x| x == "rules") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    Ok(out)
+    })
 }
 
 /// The `.json` files in a `tests/` folder (none when it does not exist).
@@ -258,19 +249,10 @@ fn case_files(dir: &Path) -> Result<Vec<PathBuf>, TestError> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let io = |e| TestError::Io {
+    crate::files_with_extension(dir, "json").map_err(|e| TestError::Io {
         path: dir.to_path_buf(),
         source: e,
-    };
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(io)? {
-        let p = e.map_err(io)?.path();
-        if p.is_file() && p.extension().is_some_and(|x| x == "json") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    Ok(out)
+    })
 }
 
 /// What differed in one case.

@@ -197,27 +197,9 @@ pub struct Rule {
     pub span: Span,
 }
 
-/// How urgent a card is (CDS Hooks `indicator`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Indicator {
-    /// `info`
-    Info,
-    /// `warning`
-    Warning,
-    /// `critical`
-    Critical,
-}
-
-impl Indicator {
-    /// The keyword as written in rules and in CDS Hooks.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Indicator::Info => "info",
-            Indicator::Warning => "warning",
-            Indicator::Critical => "critical",
-        }
-    }
-}
+/// How urgent a card is (CDS Hooks `indicator`): the engine's own type, so that the
+/// compiler passes it through unchanged.
+pub use cds_core::card::Indicator;
 
 /// The card a rule raises.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,27 +259,8 @@ pub struct Suggestion {
     pub span: Span,
 }
 
-/// What an action does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActionKind {
-    /// Create a resource.
-    Create,
-    /// Update a resource.
-    Update,
-    /// Delete a resource.
-    Delete,
-}
-
-impl ActionKind {
-    /// The keyword as written.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::Create => "create",
-            ActionKind::Update => "update",
-            ActionKind::Delete => "delete",
-        }
-    }
-}
+/// What an action does (create, update or delete): the engine's own type.
+pub use cds_core::graph::ActionKind;
 
 /// A create/update/delete action. For create and update the body is a JSON resource
 /// template (validated as JSON when parsing); for delete it is a reference such as

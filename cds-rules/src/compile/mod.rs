@@ -23,7 +23,6 @@ mod script_node;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cds_core::card::Indicator as CardIndicator;
 use cds_core::fhirpath::ValueSetRegistry;
 use cds_core::graph::{
     self, ActionSpec, CardSpec, CodeFilter, Graph, GraphBuilder, Literal, NodeId, Op, Period,
@@ -473,11 +472,7 @@ impl<'a> Ctx<'a> {
     /// An action body: `{name}` of a definition shows its value (for delete: the reference
     /// of the resource it came from); any other brace is literal (JSON).
     fn action(&mut self, a: &ast::Action) -> Result<ActionSpec, CompileError> {
-        let kind = match a.kind {
-            ast::ActionKind::Create => graph::ActionKind::Create,
-            ast::ActionKind::Update => graph::ActionKind::Update,
-            ast::ActionKind::Delete => graph::ActionKind::Delete,
-        };
+        let kind = a.kind;
         let text = &a.body.value;
         let mut parts = Vec::new();
         let mut lit = String::new();
@@ -588,11 +583,7 @@ impl<'a> Ctx<'a> {
             rule: r.id.name.clone(),
             hooks: hooks.to_vec(),
             condition,
-            indicator: match c.indicator {
-                ast::Indicator::Info => CardIndicator::Info,
-                ast::Indicator::Warning => CardIndicator::Warning,
-                ast::Indicator::Critical => CardIndicator::Critical,
-            },
+            indicator: c.indicator,
             summary,
             detail,
             source: match &c.source {
