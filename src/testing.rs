@@ -238,7 +238,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Suite>, TestError> {
 
 /// The `.rules` files directly in `dir`.
 fn rules_in(dir: &Path) -> Result<Vec<PathBuf>, TestError> {
-    crate::files_with_extension(dir, "rules").map_err(|e| TestError::Io {
+    cds_rules::engine::files_with_extension(dir, "rules").map_err(|e| TestError::Io {
         path: dir.to_path_buf(),
         source: e,
     })
@@ -249,7 +249,7 @@ fn case_files(dir: &Path) -> Result<Vec<PathBuf>, TestError> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    crate::files_with_extension(dir, "json").map_err(|e| TestError::Io {
+    cds_rules::engine::files_with_extension(dir, "json").map_err(|e| TestError::Io {
         path: dir.to_path_buf(),
         source: e,
     })
