@@ -9,7 +9,7 @@ use cds_core::data::load::{read_bytes, FileFormat, LoadOptions};
 use cds_core::fhirpath::ValueSetRegistry;
 
 use cds_core::data::{PatientRecord, RecordError};
-use cds_core::graph::{DataNeed, FiredCard, Graph, Issue, Value};
+use cds_core::graph::{DataNeed, FiredCard, Graph, Issue, Plan, Value};
 use cds_core::temporal::DateTime;
 
 use crate::check::CheckDiagnostic;
@@ -224,6 +224,32 @@ impl Engine {
         Evaluation {
             engine: self,
             inner: self.compiled.graph.evaluate(record, at, hook),
+        }
+    }
+}
+
+impl Engine {
+    /// The plan of one ruleset's rules answering `hook`: what a CDS Hooks service of that
+    /// ruleset evaluates (build it once, evaluate with [`Engine::evaluate_plan`]).
+    pub fn plan_of_ruleset(&self, hook: Option<&str>, ruleset: &str) -> Arc<Plan> {
+        self.compiled.graph.plan_of_ruleset(hook, ruleset)
+    }
+
+    /// The FHIR data a plan's nodes read.
+    pub fn data_needs_of_plan(&self, plan: &Plan) -> Vec<DataNeed> {
+        self.compiled.graph.data_needs_of_plan(plan)
+    }
+
+    /// Evaluates the nodes of a plan for a record at a time.
+    pub fn evaluate_plan<'e, 'r>(
+        &'e self,
+        record: &'r PatientRecord,
+        at: &DateTime,
+        plan: &Plan,
+    ) -> Evaluation<'e, 'r> {
+        Evaluation {
+            engine: self,
+            inner: self.compiled.graph.evaluate_plan(record, at, plan),
         }
     }
 }

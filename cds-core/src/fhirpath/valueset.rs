@@ -75,6 +75,21 @@ impl ValueSet {
             || self.codes.get(system).is_some_and(|c| c.contains(code))
     }
 
+    /// The enumerated codes, as `(system, code)`, sorted; `None` when the value set includes a
+    /// whole code system (it cannot be listed).
+    pub fn codes(&self) -> Option<Vec<(&str, &str)>> {
+        if !self.whole_systems.is_empty() {
+            return None;
+        }
+        let mut out: Vec<(&str, &str)> = self
+            .codes
+            .iter()
+            .flat_map(|(s, cs)| cs.iter().map(move |c| (s.as_str(), c.as_str())))
+            .collect();
+        out.sort_unstable();
+        Some(out)
+    }
+
     /// Whether a bare code (no system) is a member under any system.
     pub fn contains_code(&self, code: &str) -> bool {
         self.codes.values().any(|c| c.contains(code))

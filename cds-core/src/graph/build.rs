@@ -408,6 +408,26 @@ impl Graph {
         }
     }
 
+    /// The plan for the rules of one ruleset answering `hook` (all its rules for `None`): what a
+    /// CDS Hooks service of that ruleset evaluates.
+    pub fn plan_of_ruleset(&self, hook: Option<&str>, ruleset: &str) -> Arc<Plan> {
+        let cards: Vec<NodeId> = self
+            .plan(hook)
+            .cards
+            .iter()
+            .copied()
+            .filter(|n| match self.graph[*n].op {
+                Op::Card(i) => self.cards[i].ruleset == ruleset,
+                _ => false,
+            })
+            .collect();
+        let mut position = vec![0u32; self.graph.node_count()];
+        for (i, n) in self.order.iter().enumerate() {
+            position[n.index()] = i as u32;
+        }
+        Arc::new(self.plan_for(&cards, &position))
+    }
+
     /// Node counts, with and without sharing.
     pub fn stats(&self) -> GraphStats {
         GraphStats {

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value as Json};
 use uuid::Uuid;
 
-use super::build::{ActionSpec, Graph, NodeId, Template, TemplatePart};
+use super::build::{ActionSpec, Graph, NodeId, Plan, Template, TemplatePart};
 use super::op::*;
 use super::value::{round, Reading, Recorded, Value};
 use crate::card::{self, Card, Coding, Evidence, EvidenceValue};
@@ -68,7 +68,16 @@ impl Graph {
         at: &DateTime,
         hook: Option<&str>,
     ) -> Evaluation<'g, 'r> {
-        let plan = self.plan(hook);
+        self.evaluate_plan(record, at, &self.plan(hook))
+    }
+
+    /// Evaluates the nodes of a plan (see [`Graph::plan_of_ruleset`]) for a record at a time.
+    pub fn evaluate_plan<'g, 'r>(
+        &'g self,
+        record: &'r PatientRecord,
+        at: &DateTime,
+        plan: &Plan,
+    ) -> Evaluation<'g, 'r> {
         let n = self.graph.node_count();
         let mut ev = Evaluation {
             graph: self,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::build::Graph;
+use super::build::{Graph, Plan};
 use super::op::{ActiveKind, CodeFilter, Op, Period};
 
 /// What the rules answering a hook read of one resource type.
@@ -24,7 +24,11 @@ impl Graph {
     /// The data the rules answering `hook` read (every rule for `None`), one entry per
     /// resource type, sorted by type. The Patient is always read.
     pub fn data_needs(&self, hook: Option<&str>) -> Vec<DataNeed> {
-        let plan = self.plan(hook);
+        self.data_needs_of_plan(&self.plan(hook))
+    }
+
+    /// The data the nodes of a plan read (see [`Graph::plan_of_ruleset`]).
+    pub fn data_needs_of_plan(&self, plan: &Plan) -> Vec<DataNeed> {
         let mut by_type: BTreeMap<String, DataNeed> = BTreeMap::new();
         let mut add =
             |t: &str, code: Option<&CodeFilter>, window: Option<Option<Period>>, active: bool| {
