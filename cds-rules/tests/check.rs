@@ -224,6 +224,22 @@ fn unknown_hook() {
 }
 
 #[test]
+fn custom_device_observation_hook_is_known() {
+    let rule = format!("{SBP}\nrule high\n  when sbp >= 140 'mm[Hg]'\n  then warning \"high\"\n");
+    let ok =
+        format!("ruleset bp version 1.0.0\n  answers device-observation, patient-view\n\n{rule}");
+    assert_eq!(kinds(&ok), vec![]);
+    let misspelt = format!("ruleset bp version 1.0.0\n  answers device-observaton\n\n{rule}");
+    assert_eq!(
+        kinds(&misspelt),
+        vec![(Severity::Error, CheckKind::UnknownHook)]
+    );
+    let e = report(&misspelt);
+    let help = e.errors().next().and_then(|d| d.help.clone());
+    assert_eq!(help.as_deref(), Some("did you mean `device-observation`?"));
+}
+
+#[test]
 fn action_without_resource_type() {
     insta::assert_snapshot!(render(&with_head(&format!(
         "{SBP}\nrule high\n  when sbp >= 140 'mm[Hg]'\n  then warning \"high\"\n       suggest \"Recheck\" create \"\"\"{{ \"status\": \"draft\" }}\"\"\"\n       suggest \"Stop\" delete \"MedicationRequest\"\n"

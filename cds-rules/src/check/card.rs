@@ -6,7 +6,11 @@ use super::{codes, suggest, Checker};
 use crate::ast::{Action, ActionKind, Item, Rule, Template, TemplatePart};
 use std::collections::HashMap;
 
-/// The hooks of CDS Hooks 2.0.
+/// The hooks a ruleset may answer: those of CDS Hooks 2.0, then this engine's custom hooks.
+///
+/// `device-observation` is a custom hook: observations streamed from a registered wearable or
+/// home monitor (a glucose meter, a watch, a vitals patch) arrive as they are taken, and the
+/// rulesets that answer it are evaluated over the patient's record with those readings in it.
 pub(crate) const HOOKS: &[&str] = &[
     "patient-view",
     "order-select",
@@ -15,6 +19,7 @@ pub(crate) const HOOKS: &[&str] = &[
     "encounter-start",
     "encounter-discharge",
     "order-dispatch",
+    "device-observation",
 ];
 
 /// The longest summary CDS Hooks allows, in characters.
@@ -45,13 +50,15 @@ impl Checker<'_> {
             }
             let help = match suggest::closest(name, HOOKS.iter().copied()) {
                 Some(h) => format!("did you mean `{h}`?"),
-                None => format!("the CDS Hooks 2.0 hooks are {}", HOOKS.join(", ")),
+                None => format!("the known hooks are {}", HOOKS.join(", ")),
             };
             self.sink
                 .error(
                     CheckKind::UnknownHook,
                     hook.span,
-                    format!("`{name}` is not a CDS Hooks 2.0 hook"),
+                    format!(
+                        "`{name}` is not a CDS Hooks 2.0 hook nor a custom hook of this engine"
+                    ),
                     "unknown hook",
                 )
                 .help(help);

@@ -61,7 +61,8 @@ pub enum CheckKind {
     Unused,
     /// A card summary longer than the 140 characters CDS Hooks allows.
     SummaryTooLong,
-    /// An `answers` hook that is not a CDS Hooks 2.0 hook.
+    /// An `answers` hook that is not a CDS Hooks 2.0 hook nor a custom hook of this engine
+    /// (`device-observation`).
     UnknownHook,
     /// A hook listed twice in `answers`.
     DuplicateHook,
