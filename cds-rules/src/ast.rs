@@ -333,9 +333,9 @@ pub enum ExprKind {
     },
     /// `age`: the patient's age in whole years at the evaluation time.
     Age,
-    /// `active condition CODE` or `active medication CODE`.
+    /// `active condition CODE`, `active medication CODE` or `ordered medication CODE`.
     Active {
-        /// Condition or medication.
+        /// Which kind of resource, in which state.
         kind: ActiveKind,
         /// Which code or value set.
         code: CodeSpec,
@@ -619,21 +619,26 @@ impl ChangeKind {
     }
 }
 
-/// Which active clinical resource.
+/// Which clinical resource, in which state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActiveKind {
-    /// An active Condition.
+    /// `active condition`: an active Condition.
     Condition,
-    /// An active MedicationRequest / MedicationStatement.
+    /// `active medication`: an active MedicationRequest (status `active`).
     Medication,
+    /// `ordered medication`: a MedicationRequest being ordered (status `draft`: the
+    /// `draftOrders` of the CDS Hooks `order-select` and `order-sign` hooks).
+    OrderedMedication,
 }
 
 impl ActiveKind {
-    /// The keyword as written.
+    /// The words as written, before the code: `active condition`, `active medication`,
+    /// `ordered medication`.
     pub fn as_str(self) -> &'static str {
         match self {
-            ActiveKind::Condition => "condition",
-            ActiveKind::Medication => "medication",
+            ActiveKind::Condition => "active condition",
+            ActiveKind::Medication => "active medication",
+            ActiveKind::OrderedMedication => "ordered medication",
         }
     }
 }

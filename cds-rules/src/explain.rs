@@ -14,7 +14,7 @@ use std::fmt::{self, Write as _};
 
 use cds_core::graph::{Evaluation, NodeId, Value};
 
-use crate::ast::{Expr, ExprKind, Item, Ruleset};
+use crate::ast::{ActiveKind, Expr, ExprKind, Item, Ruleset};
 use crate::compile::CompiledRuleset;
 
 /// The explanation of every rule of a ruleset for one evaluation.
@@ -198,6 +198,14 @@ impl<'a> Explainer<'a, '_, '_> {
                 self.operand(of, depth + 1);
             }
             ExprKind::Name(_) => self.operand(e, depth),
+            ExprKind::Active { kind, .. } => {
+                let shown = match value {
+                    Value::Bool(false) => format!("no: {}", not_found(*kind)),
+                    other => truth(other),
+                };
+                let res = self.resources(node);
+                self.push(depth, self.text(e), shown, res, None);
+            }
             _ => {
                 let v = value.to_string();
                 let res = self.resources(node);
@@ -276,6 +284,18 @@ impl<'a> Explainer<'a, '_, '_> {
             resources,
             name,
         });
+    }
+}
+
+/// What was looked for and not found, for `active condition`, `active medication` and
+/// `ordered medication`.
+fn not_found(kind: ActiveKind) -> &'static str {
+    match kind {
+        ActiveKind::Condition => "no active Condition with this code",
+        ActiveKind::Medication => "no active MedicationRequest with this code",
+        ActiveKind::OrderedMedication => {
+            "no MedicationRequest with this code being ordered (status draft)"
+        }
     }
 }
 

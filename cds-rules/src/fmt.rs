@@ -262,7 +262,7 @@ fn expr_inner(e: &Expr, indent: usize) -> String {
             }
         }
         ExprKind::Age => "age".into(),
-        ExprKind::Active { kind, code } => format!("active {} {}", kind.as_str(), code_spec(code)),
+        ExprKind::Active { kind, code } => format!("{} {}", kind.as_str(), code_spec(code)),
         ExprKind::FhirPath(t) => format!("fhirpath {}", text(&t.value)),
         // Comparisons under `not` keep parentheses for the reader: `not (x = 0)`.
         ExprKind::Not(x) => format!("not {}", expr(x, indent, 5)),

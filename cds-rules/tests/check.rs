@@ -240,6 +240,13 @@ fn custom_device_observation_hook_is_known() {
 }
 
 #[test]
+fn ordered_medication_with_a_system_by_name() {
+    insta::assert_snapshot!(render(&with_head(
+        "rule k-ordered\n  when ordered medication code \"RxNorm\" \"8591\"\n  then warning \"ordered\"\n"
+    )));
+}
+
+#[test]
 fn action_without_resource_type() {
     insta::assert_snapshot!(render(&with_head(&format!(
         "{SBP}\nrule high\n  when sbp >= 140 'mm[Hg]'\n  then warning \"high\"\n       suggest \"Recheck\" create \"\"\"{{ \"status\": \"draft\" }}\"\"\"\n       suggest \"Stop\" delete \"MedicationRequest\"\n"
@@ -329,6 +336,7 @@ fn types_of_definitions() {
     assert_eq!(t("reading-count"), Some(Type::Number));
     assert_eq!(t("mean-sbp"), Some(Type::Quantity(None)));
     assert_eq!(t("elderly"), Some(Type::Bool));
+    assert_eq!(t("ordering-k"), Some(Type::Bool));
     assert_eq!(t("total"), Some(Type::Number));
     assert_eq!(t("cha2ds2-vasc"), Some(Type::Number));
     assert_eq!(t("nothing"), None);
@@ -406,6 +414,18 @@ fn checks_by_kind() {
             (Severity::Warning, CheckKind::AlwaysFalse),
             (Severity::Error, CheckKind::NeverFires)
         ]
+    );
+    assert_eq!(
+        k("rule r\n  when ordered medication code \"\" \"8591\"\n  then info \"x\"\n"),
+        vec![(Severity::Error, CheckKind::BadCodeSystem)]
+    );
+    assert_eq!(
+        k("rule r\n  when ordered medication rxnorm 8591 and age > 3\n  then info \"x\"\n"),
+        vec![]
+    );
+    assert_eq!(
+        k("rule r\n  when ordered medication rxnorm 8591 > 3\n  then info \"x\"\n"),
+        vec![(Severity::Error, CheckKind::TypeMismatch)]
     );
     assert_eq!(
         k("rule r\n  when age between 80 and 60\n  then info \"x\"\n"),

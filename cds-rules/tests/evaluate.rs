@@ -355,3 +355,130 @@ fn entered_in_error_and_valueless_readings_are_ignored() {
         Some(Value::Bool(false))
     ));
 }
+
+fn med(id: &str, status: &str, rxnorm: &str) -> Json {
+    json!({
+        "resourceType": "MedicationRequest", "id": id, "status": status, "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": {"coding": [{
+            "system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": rxnorm
+        }]},
+    })
+}
+
+const ORDERED: &str = r#"ruleset orders version 1.0.0
+  answers order-select, order-sign
+define ordering = ordered medication rxnorm 8591
+define taking   = active medication rxnorm 8591
+rule ordered
+  when ordering
+  then warning "Potassium chloride ordered"
+rule taking-it
+  when taking
+  then info "On potassium chloride"
+"#;
+
+#[test]
+fn ordered_medication_reads_drafts_and_active_medication_does_not() {
+    let c = build(&[ORDERED]);
+    let draft = record(vec![med("d1", "draft", "8591")]);
+    assert_eq!(value(&c, &draft, "ordering"), "yes");
+    assert_eq!(value(&c, &draft, "taking"), "no");
+    assert_eq!(fired(&c, &draft), ["ordered"]);
+    let active = record(vec![med("a1", "active", "8591")]);
+    assert_eq!(value(&c, &active, "ordering"), "no");
+    assert_eq!(value(&c, &active, "taking"), "yes");
+    assert_eq!(fired(&c, &active), ["taking-it"]);
+    let other_drug = record(vec![med("d2", "draft", "29046")]);
+    assert_eq!(value(&c, &other_drug, "ordering"), "no");
+    let none = record(vec![]);
+    assert_eq!(value(&c, &none, "ordering"), "no");
+    assert!(fired(&c, &none).is_empty());
+    // Both at once: each reads its own.
+    let both = record(vec![
+        med("d1", "draft", "8591"),
+        med("a1", "active", "8591"),
+    ]);
+    assert_eq!(fired(&c, &both), ["ordered", "taking-it"]);
+    // The card's evidence names the draft order.
+    let at = DateTime::parse(AT).unwrap();
+    let ev = c.graph.evaluate(&draft, &at, Some("order-select"));
+    let j = serde_json::to_string(&ev.cards()[0].card).unwrap();
+    assert!(j.contains("MedicationRequest/d1"), "{j}");
+}
+
+#[test]
+fn ordered_medication_in_a_value_set() {
+    let src = r#"ruleset orders version 1.0.0
+  answers order-sign
+define ordering = ordered medication in valueset "http://example.org/fhir/ValueSet/k-raising"
+rule ordered
+  when ordering
+  then warning "ordered"
+"#;
+    let rs = cds_rules::parse(src, "t.rules").unwrap();
+    let mut vs = ValueSetRegistry::new();
+    vs.add(&json!({
+        "resourceType": "ValueSet", "url": "http://example.org/fhir/ValueSet/k-raising",
+        "status": "active",
+        "compose": {"include": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+            "concept": [{"code": "8591"}, {"code": "9997"}]}]}
+    }))
+    .unwrap();
+    let c = compile(&[(&rs, src)], Arc::new(vs)).unwrap();
+    assert_eq!(
+        fired(&c, &record(vec![med("d", "draft", "9997")])),
+        ["ordered"]
+    );
+    assert!(fired(&c, &record(vec![med("a", "active", "9997")])).is_empty());
+    assert!(fired(&c, &record(vec![med("d", "draft", "29046")])).is_empty());
+}
+
+#[test]
+fn ordered_medication_data_needs_are_draft_orders() {
+    let c = build(&[ORDERED]);
+    let needs = c.graph.data_needs(Some("order-sign"));
+    let mr: Vec<_> = needs
+        .iter()
+        .filter(|n| n.resource_type == "MedicationRequest")
+        .collect();
+    assert_eq!(mr.len(), 1);
+    assert!(mr[0].draft_orders);
+    assert!(mr[0].active_only);
+    assert_eq!(mr[0].codes.len(), 1);
+    let only_ordered = r#"ruleset o version 1.0.0
+  answers order-select
+rule ordered
+  when ordered medication rxnorm 8591
+  then warning "ordered"
+"#;
+    let c = build(&[only_ordered]);
+    let needs = c.graph.data_needs(Some("order-select"));
+    let mr = needs
+        .iter()
+        .find(|n| n.resource_type == "MedicationRequest")
+        .expect("MedicationRequest is read");
+    assert!(mr.draft_orders);
+    let k = build(&[K]);
+    assert!(k.graph.data_needs(None).iter().all(|n| !n.draft_orders));
+}
+
+#[test]
+fn ordered_medication_is_explained() {
+    let engine = cds_rules::engine::Engine::from_source("orders.rules", ORDERED).unwrap();
+    let at = DateTime::parse(AT).unwrap();
+    let none = record(vec![med("a1", "active", "8591")]);
+    let ev = engine.evaluate(&none, &at, Some("order-sign"));
+    let text = ev.explain("orders").unwrap().to_string();
+    assert!(
+        text.contains("ordered medication rxnorm 8591  →  no: no MedicationRequest with this code being ordered (status draft)"),
+        "{text}"
+    );
+    let draft = record(vec![med("d1", "draft", "8591")]);
+    let ev = engine.evaluate(&draft, &at, Some("order-sign"));
+    let text = ev.explain("orders").unwrap().to_string();
+    assert!(
+        text.contains("ordered medication rxnorm 8591  →  yes  (MedicationRequest/d1)"),
+        "{text}"
+    );
+}

@@ -145,3 +145,67 @@ fn examples_in_the_reference_parse() {
     }
     assert!(checked >= 8, "only {checked} examples found");
 }
+
+#[test]
+fn ordered_medication_parses_and_formats_in_each_code_form() {
+    use cds_rules::ast::{ActiveKind, CodeSpecKind, KnownSystem};
+    let src = "ruleset x version 1.0.0\n  answers order-select\n\n\
+               define a = ordered  medication   rxnorm 8591\n\
+               define b = ordered medication code \"http://example.org/drugs\" \"K1\"\n\
+               define c = ordered medication in valueset \"http://example.org/fhir/ValueSet/k\"\n\
+               define d = active medication rxnorm 8591\n";
+    let rs = parse(src, "x.rules").unwrap_or_else(|e| panic!("{e:?}"));
+    let kinds: Vec<_> = rs
+        .items
+        .iter()
+        .map(|i| match i {
+            Item::Define(d) => match &d.value.kind {
+                ExprKind::Active { kind, code } => (*kind, code.kind.clone()),
+                other => panic!("not an active/ordered expression: {other:?}"),
+            },
+            other => panic!("not a definition: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds[0],
+        (
+            ActiveKind::OrderedMedication,
+            CodeSpecKind::Known {
+                system: KnownSystem::RxNorm,
+                code: "8591".into()
+            }
+        )
+    );
+    assert!(matches!(kinds[1].1, CodeSpecKind::Explicit { .. }));
+    assert!(matches!(kinds[2].1, CodeSpecKind::ValueSet(_)));
+    assert_eq!(kinds[3].0, ActiveKind::Medication);
+    let out = format(&rs);
+    assert!(
+        out.contains("define a = ordered medication rxnorm 8591\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "define c = ordered medication in valueset \"http://example.org/fhir/ValueSet/k\"\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("define d = active medication rxnorm 8591\n"),
+        "{out}"
+    );
+    let again = parse(&out, "x.rules").unwrap_or_else(|e| panic!("{e:?}\n{out}"));
+    assert_eq!(again.without_spans(), rs.without_spans());
+    assert_eq!(format(&again), out);
+}
+
+#[test]
+fn ordered_is_a_word_of_the_language() {
+    assert!(parse("ruleset x version 1.0.0\ndefine ordered = 1\n", "x.rules").is_err());
+    assert!(parse(
+        "ruleset x version 1.0.0\ndefine o = ordered condition snomed 1\n",
+        "x.rules"
+    )
+    .is_err());
+    assert!(parse("ruleset x version 1.0.0\ndefine ordered-k = 1\n", "x.rules").is_ok());
+}

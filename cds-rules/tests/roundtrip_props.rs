@@ -113,7 +113,11 @@ fn leaf() -> impl Strategy<Value = Expr> {
                 window
             }))),
         (
-            prop_oneof![Just(ActiveKind::Condition), Just(ActiveKind::Medication)],
+            prop_oneof![
+                Just(ActiveKind::Condition),
+                Just(ActiveKind::Medication),
+                Just(ActiveKind::OrderedMedication)
+            ],
             code_spec()
         )
             .prop_map(|(kind, code)| e(ExprKind::Active { kind, code })),

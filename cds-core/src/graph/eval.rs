@@ -745,6 +745,11 @@ fn active_matches(
                 .active_medications(system, code)
                 .for_each(|m| push(m.request()));
         }
+        (ActiveKind::OrderedMedication, CodeFilter::Code { system, code }) => {
+            record
+                .draft_medications(system, code)
+                .for_each(|m| push(m.request()));
+        }
         (ActiveKind::Condition, CodeFilter::ValueSet(_)) => {
             for (s, c, entries) in record.condition_index().iter() {
                 if code_matches(graph, filter, s, c) {
@@ -755,12 +760,13 @@ fn active_matches(
                 }
             }
         }
-        (ActiveKind::Medication, CodeFilter::ValueSet(_)) => {
+        (ActiveKind::Medication | ActiveKind::OrderedMedication, CodeFilter::ValueSet(_)) => {
+            let ordered = kind == ActiveKind::OrderedMedication;
             for (s, c, entries) in record.medication_index().iter() {
                 if code_matches(graph, filter, s, c) {
                     entries
                         .iter()
-                        .filter(|e| e.is_active())
+                        .filter(|e| if ordered { e.is_draft() } else { e.is_active() })
                         .for_each(|e| push(e.request()));
                 }
             }

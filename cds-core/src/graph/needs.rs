@@ -16,8 +16,13 @@ pub struct DataNeed {
     pub codes: Vec<CodeFilter>,
     /// How far back before the evaluation time; `None` when some rule reads all history.
     pub lookback: Option<Period>,
-    /// Whether only active resources are read (conditions, medications).
+    /// Whether only active resources are read (conditions, medications). Medications being
+    /// ordered (see `draft_orders`) do not clear it: they are not read from the stored record.
     pub active_only: bool,
+    /// Whether the rules read medications being ordered (MedicationRequests with status
+    /// `draft`): the `draftOrders` of `order-select` and `order-sign`, which come with the
+    /// hook's context rather than from a prefetch or a search.
+    pub draft_orders: bool,
 }
 
 impl Graph {
@@ -31,12 +36,13 @@ impl Graph {
     pub fn data_needs_of_plan(&self, plan: &Plan) -> Vec<DataNeed> {
         let mut by_type: BTreeMap<String, DataNeed> = BTreeMap::new();
         let mut add =
-            |t: &str, code: Option<&CodeFilter>, window: Option<Option<Period>>, active: bool| {
+            |t: &str, code: Option<&CodeFilter>, window: Option<Option<Period>>, read: Read| {
                 let need = by_type.entry(t.to_string()).or_insert_with(|| DataNeed {
                     resource_type: t.to_string(),
                     codes: Vec::new(),
                     lookback: window.flatten(),
-                    active_only: active,
+                    active_only: read != Read::All,
+                    draft_orders: false,
                 });
                 match code {
                     Some(c) if !need.codes.contains(c) => need.codes.push(c.clone()),
@@ -44,7 +50,8 @@ impl Graph {
                     // Read without a filter: every resource of the type.
                     None => need.codes.clear(),
                 }
-                need.active_only &= active;
+                need.active_only &= read != Read::All;
+                need.draft_orders |= read == Read::Drafts;
                 if let Some(w) = window {
                     need.lookback = match (need.lookback, w) {
                         (Some(a), Some(b)) => Some(longer(a, b)),
@@ -52,19 +59,20 @@ impl Graph {
                     };
                 }
             };
-        add("Patient", None, None, false);
+        add("Patient", None, None, Read::All);
         let mut unfiltered: Vec<String> = Vec::new();
         for id in &plan.nodes {
             match &self.graph[*id].op {
                 Op::Observations { code, window } => {
-                    add("Observation", Some(code), Some(*window), false)
+                    add("Observation", Some(code), Some(*window), Read::All)
                 }
                 Op::Active { kind, code } => {
-                    let t = match kind {
-                        ActiveKind::Condition => "Condition",
-                        ActiveKind::Medication => "MedicationRequest",
+                    let (t, read) = match kind {
+                        ActiveKind::Condition => ("Condition", Read::Active),
+                        ActiveKind::Medication => ("MedicationRequest", Read::Active),
+                        ActiveKind::OrderedMedication => ("MedicationRequest", Read::Drafts),
                     };
-                    add(t, Some(code), None, true)
+                    add(t, Some(code), None, read)
                 }
                 Op::FhirPath(f) => {
                     let lead: String = f
@@ -84,10 +92,21 @@ impl Graph {
             }
         }
         for t in unfiltered {
-            add(&t, None, Some(None), false);
+            add(&t, None, Some(None), Read::All);
         }
         by_type.into_values().collect()
     }
+}
+
+/// Which resources of a type a node reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Every one (with the code).
+    All,
+    /// The active ones.
+    Active,
+    /// The drafts being ordered, which come with the hook's context.
+    Drafts,
 }
 
 fn longer(a: Period, b: Period) -> Period {

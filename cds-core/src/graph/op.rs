@@ -124,13 +124,16 @@ pub enum Literal {
     Text(String),
 }
 
-/// Which active clinical fact.
+/// Which clinical fact about the patient's conditions and medications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActiveKind {
     /// An active Condition.
     Condition,
-    /// An active MedicationRequest.
+    /// An active MedicationRequest (status `active`).
     Medication,
+    /// A MedicationRequest being ordered (status `draft`): the `draftOrders` of the CDS Hooks
+    /// `order-select` and `order-sign` hooks, which the caller puts into the record.
+    OrderedMedication,
 }
 
 /// Which reading of a list.
@@ -320,9 +323,10 @@ pub enum Op {
     Pick(Which),
     /// The patient's age in whole years (no inputs).
     Age,
-    /// Whether the patient has an active condition / medication with a code (no inputs).
+    /// Whether the patient has an active condition / medication, or a medication being
+    /// ordered, with a code (no inputs).
     Active {
-        /// Condition or medication.
+        /// Condition, medication or ordered medication.
         kind: ActiveKind,
         /// The codes.
         code: CodeFilter,

@@ -340,6 +340,7 @@ impl<'a> Ctx<'a> {
                     kind: match kind {
                         ast::ActiveKind::Condition => graph::ActiveKind::Condition,
                         ast::ActiveKind::Medication => graph::ActiveKind::Medication,
+                        ast::ActiveKind::OrderedMedication => graph::ActiveKind::OrderedMedication,
                     },
                     code: code_filter(code),
                 },

@@ -663,6 +663,16 @@ impl<'s> Builder<'s> {
                 let code = self.code_spec(it.next()?)?;
                 Some(Self::node(ExprKind::Active { kind, code }, span))
             }
+            Rule::ordered => {
+                let code = self.code_spec(kids(p).nth(2)?)?;
+                Some(Self::node(
+                    ExprKind::Active {
+                        kind: ActiveKind::OrderedMedication,
+                        code,
+                    },
+                    span,
+                ))
+            }
             Rule::fhirpath => {
                 let s = kids(p).nth(1)?;
                 let (text, map) = self.text_with_map(s);

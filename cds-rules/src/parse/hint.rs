@@ -74,6 +74,7 @@ fn word(r: Rule) -> Option<&'static str> {
         Rule::k_of => "`of`",
         Rule::k_in => "`in`",
         Rule::active_kind => "condition or medication",
+        Rule::k_medication => "`medication`",
         Rule::case_arm => "`when`",
         Rule::otherwise | Rule::band_otherwise | Rule::k_otherwise => "`otherwise`",
         Rule::k_end => "`end`",

@@ -318,4 +318,10 @@ impl MedicationEntry {
     pub fn is_active(&self) -> bool {
         self.status() == Some("active")
     }
+
+    /// Being ordered: `status` is `draft` — an order not yet signed, such as the
+    /// `draftOrders` of the CDS Hooks `order-select` and `order-sign` hooks.
+    pub fn is_draft(&self) -> bool {
+        self.status() == Some("draft")
+    }
 }

@@ -407,6 +407,19 @@ impl PatientRecord {
             .filter(|m| m.is_active())
     }
 
+    /// The medication requests being ordered for a code (status `draft` only; see
+    /// [`MedicationEntry::is_draft`]).
+    pub fn draft_medications<'a>(
+        &'a self,
+        system: &str,
+        code: &str,
+    ) -> impl Iterator<Item = &'a MedicationEntry> + 'a {
+        self.medications
+            .get(system, code)
+            .iter()
+            .filter(|m| m.is_draft())
+    }
+
     /// The medication index.
     pub fn medication_index(&self) -> &CodeIndex<MedicationEntry> {
         &self.medications
@@ -463,4 +476,42 @@ fn the_patient(index: &ResourceIndex) -> Result<Arc<Resource>, RecordError> {
         });
     }
     Ok(first.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn r(v: Value) -> Arc<Resource> {
+        Arc::new(Resource::from_json(v, Source::memory(), None).unwrap())
+    }
+
+    #[test]
+    fn draft_and_active_medications_are_told_apart() {
+        let rx = "http://www.nlm.nih.gov/research/umls/rxnorm";
+        let request = |id: &str, status: &str| {
+            r(
+                json!({"resourceType": "MedicationRequest", "id": id, "status": status,
+                "intent": "order", "subject": {"reference": "Patient/p"},
+                "medicationReference": {"reference": "Medication/kcl"}}),
+            )
+        };
+        let record = PatientRecord::build(vec![
+            r(json!({"resourceType": "Patient", "id": "p"})),
+            r(json!({"resourceType": "Medication", "id": "kcl",
+                "code": {"coding": [{"system": rx, "code": "8591"}]}})),
+            request("draft", "draft"),
+            request("active", "active"),
+            request("stopped", "stopped"),
+        ])
+        .unwrap();
+        let ids = |it: &mut dyn Iterator<Item = &MedicationEntry>| -> Vec<String> {
+            it.filter_map(|m| m.request().id().map(str::to_string))
+                .collect()
+        };
+        assert_eq!(ids(&mut record.draft_medications(rx, "8591")), ["draft"]);
+        assert_eq!(ids(&mut record.active_medications(rx, "8591")), ["active"]);
+        assert!(record.draft_medications(rx, "9997").next().is_none());
+    }
 }
