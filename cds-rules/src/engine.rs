@@ -128,6 +128,17 @@ impl Engine {
     /// ValueSet JSON files of any `valuesets/` folder beside them. Every file is parsed and
     /// checked; the first file with errors is returned as the error (all of its errors).
     pub fn load(path: impl AsRef<Path>) -> Result<Engine, EngineError> {
+        Engine::load_keeping(path, None).map(|(engine, _)| engine)
+    }
+
+    /// Loads like [`Engine::load`], but a file that fails to parse or check does not fail the
+    /// load when `previous` holds a version of it (same path): that version keeps serving, and
+    /// the file's errors are returned beside the engine. Files new since `previous` that fail
+    /// are left out and reported likewise. What a server does on reload.
+    pub fn load_keeping(
+        path: impl AsRef<Path>,
+        previous: Option<&Engine>,
+    ) -> Result<(Engine, Vec<(PathBuf, EngineError)>), EngineError> {
         let path = path.as_ref();
         let files = rules_files(path)?;
         if files.is_empty() {
@@ -161,7 +172,26 @@ impl Engine {
                 registry.add(&json).map_err(|e| bad(e.to_string()))?;
             }
         }
-        Engine::build(sources, registry)
+        let Some(previous) = previous else {
+            return Engine::build(sources, registry).map(|e| (e, Vec::new()));
+        };
+        let mut kept = Vec::new();
+        let mut failed = Vec::new();
+        for (path, text) in sources {
+            match check_source(&path, &text) {
+                Ok(_) => kept.push((path, text)),
+                Err(e) => {
+                    if let Some(old) = previous.files.iter().find(|f| f.path == path) {
+                        kept.push((path.clone(), old.text.clone()));
+                    }
+                    failed.push((path, e));
+                }
+            }
+        }
+        if kept.is_empty() {
+            return Err(EngineError::NoRulesets(path.to_path_buf()));
+        }
+        Engine::build(kept, registry).map(|e| (e, failed))
     }
 
     /// Loads one ruleset given as text (`name` is used in diagnostics).
@@ -178,9 +208,7 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let mut files = Vec::new();
         for (path, text) in sources {
-            let name = path.display().to_string();
-            let ast = crate::parse(&text, &name)?;
-            let warnings = crate::check(&ast, &text, &name).into_result()?;
+            let (ast, warnings) = check_source(&path, &text)?;
             files.push(RulesetFile {
                 path,
                 text,
@@ -252,6 +280,17 @@ impl Engine {
             inner: self.compiled.graph.evaluate_plan(record, at, plan),
         }
     }
+}
+
+/// Parses and checks one file.
+fn check_source(
+    path: &Path,
+    text: &str,
+) -> Result<(crate::ast::Ruleset, Vec<CheckDiagnostic>), EngineError> {
+    let name = path.display().to_string();
+    let ast = crate::parse(text, &name)?;
+    let warnings = crate::check(&ast, text, &name).into_result()?;
+    Ok((ast, warnings))
 }
 
 /// The result of one evaluation: cards, values and explanations.

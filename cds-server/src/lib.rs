@@ -1,6 +1,32 @@
-//! A thin CDS Hooks 2.0 service around the `cds-core` engine.
+//! A thin CDS Hooks 2.0.1 service around the engine: HTTP, validation, prefetch and adapters
+//! here; clinical logic in the rulesets.
 //!
-//! Discovery, service calls, prefetch, feedback and the record, appointment and device
-//! adapters arrive with the server issue; this crate holds HTTP concerns only.
+//! * [`services`]: one service per ruleset and hook, prefetch templates from what rules read;
+//! * [`hooks`]: discovery and service calls; [`feedback`]: card outcomes, counted per rule;
+//! * [`adapters`]: each hook's context mapped into an evaluation;
+//! * [`prefetch`] and [`fetch`]: the data a call brings, and what is fetched from `fhirServer`;
+//! * [`record`]: from request JSON to one patient's record, refusing other patients' data;
+//! * [`outcome`]: errors as HTTP statuses with OperationOutcome bodies;
+//! * [`app`], [`serve`], [`config`], [`state`], [`metrics`]: the server around them.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), cds_server::serve::ServeError> {
+//! let config = cds_server::config::Config::default(); // 127.0.0.1:8080, ./rulesets
+//! cds_server::serve::serve(config, |addr| println!("listening on {addr}")).await
+//! # }
+//! ```
 
-pub use cds_core;
+pub mod adapters;
+pub mod app;
+pub mod body;
+pub mod config;
+pub mod feedback;
+pub mod fetch;
+pub mod hooks;
+pub mod metrics;
+pub mod outcome;
+pub mod prefetch;
+pub mod record;
+pub mod serve;
+pub mod services;
+pub mod state;

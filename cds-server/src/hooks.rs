@@ -1,0 +1,223 @@
+//! CDS Hooks: discovery (`GET /cds-services`) and service calls (`POST /cds-services/{id}`).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cds_core::temporal::DateTime;
+use serde_json::{json, Map, Value};
+
+use crate::adapters;
+use crate::body::JsonBody;
+use crate::metrics::CardLabels;
+use crate::outcome::{ApiError, Problem};
+use crate::prefetch::{self, FhirAccess};
+use crate::record;
+use crate::services::discovery;
+use crate::state::{AppState, CardRef};
+
+/// The request extension that pins the evaluation time (replays, tests, demos).
+pub const EVALUATION_TIME_EXTENSION: &str = "cds-evaluation-time";
+
+/// Which service a response belongs to (read by the metrics middleware).
+#[derive(Debug, Clone)]
+pub struct ServiceLabel(pub String);
+
+/// `GET /cds-services`.
+pub async fn discover(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(discovery(&state.rules.load().services))
+}
+
+/// `POST /cds-services/{id}`.
+pub async fn call(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Result<JsonBody, ApiError>,
+) -> Response {
+    let rules = state.rules.load_full();
+    let Some(service) = rules.service(&id) else {
+        return ApiError::not_found("no CDS service with this id; GET /cds-services lists them")
+            .into_response();
+    };
+    let label = ServiceLabel(service.id.clone());
+    let result = match body {
+        Ok(JsonBody(body)) => answer(&state, &rules, service, body).await,
+        Err(e) => Err(e),
+    };
+    let mut res = match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    };
+    res.extensions_mut().insert(label);
+    res
+}
+
+/// The checks of the request envelope that every hook shares.
+pub(crate) struct Envelope {
+    pub hook: String,
+    pub context: Map<String, Value>,
+    pub prefetch: Option<Map<String, Value>>,
+    pub fhir_server: Option<String>,
+    pub token: Option<String>,
+    pub at: Option<DateTime>,
+}
+
+pub(crate) fn envelope(body: Value) -> Result<Envelope, ApiError> {
+    let Value::Object(mut body) = body else {
+        return Err(ApiError::invalid_at(
+            "",
+            "the body must be a JSON object (a CDS Hooks request)",
+        ));
+    };
+    let mut problems = Vec::new();
+    let mut string = |body: &Map<String, Value>, key: &str, required: bool| -> Option<String> {
+        match body.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            None | Some(Value::Null) if !required => None,
+            None => {
+                problems.push(Problem::at(key, "is required"));
+                None
+            }
+            Some(_) => {
+                problems.push(Problem::at(key, "must be a non-empty string"));
+                None
+            }
+        }
+    };
+    let hook = string(&body, "hook", true);
+    string(&body, "hookInstance", true);
+    let fhir_server = string(&body, "fhirServer", false);
+    let mut token = None;
+    match body.get("fhirAuthorization") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(a)) => match a.get("access_token") {
+            Some(Value::String(t)) => token = Some(t.clone()),
+            _ => problems.push(Problem::at(
+                "fhirAuthorization.access_token",
+                "is required, as a string",
+            )),
+        },
+        Some(_) => problems.push(Problem::at("fhirAuthorization", "must be an object")),
+    }
+    let mut at = None;
+    if let Some(t) = body
+        .get("extension")
+        .and_then(|e| e.get(EVALUATION_TIME_EXTENSION))
+    {
+        match t.as_str().and_then(|s| DateTime::parse(s).ok()) {
+            Some(t) => at = Some(t),
+            None => problems.push(Problem::at(
+                format!("extension.{EVALUATION_TIME_EXTENSION}"),
+                "must be a FHIR dateTime",
+            )),
+        }
+    }
+    let context = match body.remove("context") {
+        Some(Value::Object(c)) => Some(c),
+        None => {
+            problems.push(Problem::at("context", "is required"));
+            None
+        }
+        Some(_) => {
+            problems.push(Problem::at("context", "must be an object"));
+            None
+        }
+    };
+    let prefetch = match body.remove("prefetch") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(p)) => Some(p),
+        Some(_) => {
+            problems.push(Problem::at("prefetch", "must be an object"));
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(problems));
+    }
+    Ok(Envelope {
+        hook: hook.unwrap_or_default(),
+        context: context.unwrap_or_default(),
+        prefetch,
+        fhir_server,
+        token,
+        at,
+    })
+}
+
+async fn answer(
+    state: &AppState,
+    rules: &crate::state::Rules,
+    service: &crate::services::Service,
+    body: Value,
+) -> Result<Value, ApiError> {
+    let env = envelope(body)?;
+    if env.hook != service.hook {
+        return Err(ApiError::invalid_at(
+            "hook",
+            format!("this service answers the {} hook", service.hook),
+        ));
+    }
+    let now = match env.at {
+        Some(t) => t,
+        None => DateTime::now_utc().map_err(|_| ApiError::internal("the clock cannot be read"))?,
+    };
+    let input = adapters::prepare(&env.hook, &env.context, now)?;
+    let mut located = input.resources;
+    located.extend(
+        prefetch::resolve(
+            service,
+            env.prefetch,
+            &env.context,
+            FhirAccess {
+                server: env.fhir_server.as_deref(),
+                token: env.token.as_deref(),
+            },
+            &state.fetcher,
+        )
+        .await?,
+    );
+    let record = record::build(
+        &input.patient_id,
+        located,
+        state.config.limits.max_resources,
+    )?;
+    let evaluation = rules
+        .engine
+        .evaluate_plan(&record, &input.at, &service.plan);
+    let mut cards = Vec::new();
+    for fired in evaluation.cards() {
+        state
+            .metrics
+            .cards
+            .get_or_create(&CardLabels {
+                service: service.id.clone(),
+                ruleset: fired.ruleset.clone(),
+                rule: fired.rule.clone(),
+                indicator: fired.card.indicator.as_str().to_string(),
+            })
+            .inc();
+        state.cards.insert(
+            fired.card.uuid.clone(),
+            Arc::new(CardRef {
+                service: service.id.clone(),
+                ruleset: fired.ruleset.clone(),
+                rule: fired.rule.clone(),
+                reasons: fired
+                    .card
+                    .override_reasons
+                    .iter()
+                    .map(|c| c.code.clone())
+                    .collect(),
+            }),
+        );
+        cards.push(serde_json::to_value(&fired.card).map_err(|_| ApiError::internal("card"))?);
+    }
+    let mut out = json!({ "cards": cards });
+    let actions = evaluation.system_actions();
+    if !actions.is_empty() {
+        out["systemActions"] =
+            serde_json::to_value(actions).map_err(|_| ApiError::internal("systemActions"))?;
+    }
+    Ok(out)
+}
