@@ -30,3 +30,4 @@ pub mod record;
 pub mod serve;
 pub mod services;
 pub mod state;
+pub mod validate;
