@@ -4,6 +4,7 @@ mod check;
 mod explain;
 mod fhirpath;
 mod fmt;
+mod serve;
 mod stats;
 mod test;
 
@@ -27,6 +28,7 @@ enum Command {
     Explain(explain::ExplainArgs),
     Stats(stats::StatsArgs),
     Fhirpath(fhirpath::FhirpathArgs),
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process exit code.
@@ -39,6 +41,7 @@ pub fn run() -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::Stats(args) => stats::run(&args),
         Command::Fhirpath(args) => fhirpath::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => code,
