@@ -140,7 +140,10 @@ pub async fn feedback(
             .into_response();
     };
     let label = ServiceLabel(service.id.clone());
-    let result = body.and_then(|JsonBody(b)| items(&b));
+    let result = body.and_then(|JsonBody(b)| {
+        state.schemas.feedback(&b).map_err(ApiError::invalid)?;
+        items(&b)
+    });
     let mut res = match result {
         Ok(list) => {
             for item in &list {

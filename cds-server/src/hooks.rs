@@ -151,6 +151,7 @@ async fn answer(
     service: &crate::services::Service,
     body: Value,
 ) -> Result<Value, ApiError> {
+    state.schemas.request(&body).map_err(ApiError::invalid)?;
     let env = envelope(body)?;
     if env.hook != service.hook {
         return Err(ApiError::invalid_at(

@@ -5,24 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-/// One problem of an OperationOutcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Where, as a JSON path into the request body (`context.patientId`); empty for the whole body.
-    pub path: String,
-    /// What is wrong (never the offending value).
-    pub message: String,
-}
-
-impl Problem {
-    /// A problem at `path`.
-    pub fn at(path: impl Into<String>, message: impl Into<String>) -> Problem {
-        Problem {
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::validate::Problem;
 
 /// An error answer: a status, an OperationOutcome `issue.code` and the problems.
 #[derive(Debug, Clone)]

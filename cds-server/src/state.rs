@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::metrics::{Metrics, ReloadLabels};
 use crate::services::{services, Service};
+use crate::validate::Schemas;
 
 /// Loaded rulesets and the services made of them.
 pub struct Rules {
@@ -64,6 +65,8 @@ pub struct AppState {
     pub config: Config,
     /// The rules now serving.
     pub rules: ArcSwap<Rules>,
+    /// The compiled request schemas.
+    pub schemas: Schemas,
     /// The FHIR client for missing prefetch.
     pub fetcher: Fetcher,
     /// Metrics.
@@ -84,6 +87,7 @@ impl AppState {
     /// State around an engine already loaded.
     pub fn with_engine(config: Config, engine: Engine) -> AppState {
         AppState {
+            schemas: Schemas::new().expect("the embedded schemas compile (checked by tests)"),
             fetcher: Fetcher::new(config.fetch.clone()),
             rules: ArcSwap::from_pointee(Rules::new(engine)),
             metrics: Metrics::default(),

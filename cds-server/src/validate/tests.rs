@@ -139,16 +139,11 @@ fn unknown_hook_gets_no_context_check() {
 }
 
 #[test]
-fn unknown_context_field_is_named_by_path() {
+fn unknown_context_fields_are_ignored() {
+    // Real clients add fields (later hook versions, vendor fields): be lenient.
     let mut body = patient_view();
     body["context"]["bedNumber"] = json!("12");
-    assert_eq!(
-        one(schemas().request(&body)),
-        pair(
-            "context.bedNumber",
-            "unknown hook context field for patient-view"
-        )
-    );
+    assert_eq!(schemas().request(&body), Ok(()));
 }
 
 #[test]
