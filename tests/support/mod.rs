@@ -3,3 +3,4 @@
 #![allow(dead_code)]
 
 pub mod fhir_xml;
+pub mod server;

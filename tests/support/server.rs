@@ -1,0 +1,126 @@
+//! Starts the real `cds serve` binary on a free loopback port and talks to it over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A running server, stopped when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    client: reqwest::blocking::Client,
+}
+
+/// The repository root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Server {
+    /// `cds serve --addr 127.0.0.1:0` with the shipped rulesets and `extra` arguments; the
+    /// child's logs go to a file under `target/` named after `name`.
+    pub fn start(name: &str, extra: &[&str]) -> Server {
+        Self::start_with_env(name, extra, &[])
+    }
+
+    /// Like [`Server::start`], with environment variables.
+    pub fn start_with_env(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let log_dir = root().join("target/test-logs");
+        std::fs::create_dir_all(&log_dir).unwrap();
+        let log = std::fs::File::create(log_dir.join(format!("{name}.log"))).unwrap();
+        let rulesets = root().join("rulesets");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cds"));
+        cmd.args(["serve", "--addr", "127.0.0.1:0"])
+            .arg("--rulesets")
+            .arg(&rulesets)
+            .args(extra)
+            .current_dir(root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("cds serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from cds serve: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base,
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// The log file of the server named `name`.
+    pub fn log(name: &str) -> String {
+        std::fs::read_to_string(root().join(format!("target/test-logs/{name}.log")))
+            .unwrap_or_default()
+    }
+
+    /// GET `path`: status and body (JSON when it parses, else a string).
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .unwrap();
+        Self::answer(r)
+    }
+
+    /// GET `path` as text.
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    }
+
+    /// POST JSON to `path`.
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_raw(path, "application/json", serde_json::to_vec(body).unwrap())
+    }
+
+    /// POST raw bytes with a content type.
+    pub fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        Self::answer(r)
+    }
+
+    fn answer(r: reqwest::blocking::Response) -> (u16, Value) {
+        let status = r.status().as_u16();
+        let text = r.text().unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, body)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
