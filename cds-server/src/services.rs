@@ -118,7 +118,7 @@ const PATIENT_PARAM: &[&str] = &[
 /// Prefetch templates (CDS Hooks 2.0.1 tokens only) for data needs.
 pub fn prefetch_templates(needs: &[DataNeed], engine: &Engine) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for need in needs {
+    for need in needs.iter().filter(|n| n.from_record) {
         let t = need.resource_type.as_str();
         let template = if t == "Patient" {
             "Patient/{{context.patientId}}".to_string()

@@ -23,6 +23,9 @@ pub struct DataNeed {
     /// `draft`): the `draftOrders` of `order-select` and `order-sign`, which come with the
     /// hook's context rather than from a prefetch or a search.
     pub draft_orders: bool,
+    /// Whether the rules read resources of this type from the stored record (prefetch or a
+    /// search); `false` when they only read the draft orders of the hook's context.
+    pub from_record: bool,
 }
 
 impl Graph {
@@ -43,7 +46,14 @@ impl Graph {
                     lookback: window.flatten(),
                     active_only: read != Read::All,
                     draft_orders: false,
+                    from_record: false,
                 });
+                if read == Read::Drafts {
+                    // Draft orders come with the hook's context: no codes to search for.
+                    need.draft_orders = true;
+                    return;
+                }
+                need.from_record = true;
                 match code {
                     Some(c) if !need.codes.contains(c) => need.codes.push(c.clone()),
                     Some(_) => {}
@@ -51,7 +61,6 @@ impl Graph {
                     None => need.codes.clear(),
                 }
                 need.active_only &= read != Read::All;
-                need.draft_orders |= read == Read::Drafts;
                 if let Some(w) = window {
                     need.lookback = match (need.lookback, w) {
                         (Some(a), Some(b)) => Some(longer(a, b)),
