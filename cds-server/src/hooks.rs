@@ -151,6 +151,14 @@ async fn answer(
     service: &crate::services::Service,
     body: Value,
 ) -> Result<Value, ApiError> {
+    if let Some(hook) = body.get("hook").and_then(Value::as_str) {
+        if hook != service.hook {
+            return Err(ApiError::invalid_at(
+                "hook",
+                format!("this service answers the {} hook", service.hook),
+            ));
+        }
+    }
     state.schemas.request(&body).map_err(ApiError::invalid)?;
     let env = envelope(body)?;
     if env.hook != service.hook {
@@ -163,7 +171,11 @@ async fn answer(
         Some(t) => t,
         None => DateTime::now_utc().map_err(|_| ApiError::internal("the clock cannot be read"))?,
     };
-    let input = adapters::prepare(&env.hook, &env.context, now)?;
+    let mut input = adapters::prepare(&env.hook, &env.context, now)?;
+    if let Some(pinned) = env.at {
+        // An explicit evaluation time wins over the hook's own (appointment-book's start).
+        input.at = pinned;
+    }
     let mut located = input.resources;
     located.extend(
         prefetch::resolve(

@@ -34,10 +34,11 @@ impl Server {
         let log = std::fs::File::create(log_dir.join(format!("{name}.log"))).unwrap();
         let rulesets = root().join("rulesets");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cds"));
-        cmd.args(["serve", "--addr", "127.0.0.1:0"])
-            .arg("--rulesets")
-            .arg(&rulesets)
-            .args(extra)
+        cmd.args(["serve", "--addr", "127.0.0.1:0"]);
+        if !extra.contains(&"--rulesets") {
+            cmd.arg("--rulesets").arg(&rulesets);
+        }
+        cmd.args(extra)
             .current_dir(root())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
