@@ -44,18 +44,72 @@ fn spec_and_hook_library_examples_are_answered() {
             .collect()
     };
     let requests: Vec<(&str, &str, Value)> = vec![
-        ("spec-2.0-request-example.json", "hypertension-patient-view", fixture("spec-2.0-request-example.json")),
-        ("spec-2.0-request-extension-example.json", "hypertension-patient-view", fixture("spec-2.0-request-extension-example.json")),
-        ("hooks-patient-view-1.0-example-1.json", "hypertension-patient-view", wrap("patient-view", "hooks-patient-view-1.0-example-1.json")),
-        ("hooks-patient-view-1.0-example-2.json", "hypertension-patient-view", wrap("patient-view", "hooks-patient-view-1.0-example-2.json")),
-        ("hooks-order-select-1.0-example-r4.json", "potassium-order-select", wrap("order-select", "hooks-order-select-1.0-example-r4.json")),
-        ("hooks-order-select-1.0-example-stu3.json", "potassium-order-select", wrap("order-select", "hooks-order-select-1.0-example-stu3.json")),
-        ("hooks-order-select-1.0-example-dstu2.json", "potassium-order-select", wrap("order-select", "hooks-order-select-1.0-example-dstu2.json")),
-        ("hooks-order-sign-1.0-example-r4.json", "potassium-order-sign", wrap("order-sign", "hooks-order-sign-1.0-example-r4.json")),
-        ("hooks-order-sign-1.0-example-stu3.json", "potassium-order-sign", wrap("order-sign", "hooks-order-sign-1.0-example-stu3.json")),
-        ("hooks-order-sign-1.0-example-dstu2.json", "potassium-order-sign", wrap("order-sign", "hooks-order-sign-1.0-example-dstu2.json")),
-        ("hooks-appointment-book-1.0-example-1.json", "diabetes-hba1c-appointment-book", wrap("appointment-book", "hooks-appointment-book-1.0-example-1.json")),
-        ("hooks-appointment-book-1.0-example-2.json", "diabetes-hba1c-appointment-book", wrap("appointment-book", "hooks-appointment-book-1.0-example-2.json")),
+        (
+            "spec-2.0-request-example.json",
+            "hypertension-patient-view",
+            fixture("spec-2.0-request-example.json"),
+        ),
+        (
+            "spec-2.0-request-extension-example.json",
+            "hypertension-patient-view",
+            fixture("spec-2.0-request-extension-example.json"),
+        ),
+        (
+            "hooks-patient-view-1.0-example-1.json",
+            "hypertension-patient-view",
+            wrap("patient-view", "hooks-patient-view-1.0-example-1.json"),
+        ),
+        (
+            "hooks-patient-view-1.0-example-2.json",
+            "hypertension-patient-view",
+            wrap("patient-view", "hooks-patient-view-1.0-example-2.json"),
+        ),
+        (
+            "hooks-order-select-1.0-example-r4.json",
+            "potassium-order-select",
+            wrap("order-select", "hooks-order-select-1.0-example-r4.json"),
+        ),
+        (
+            "hooks-order-select-1.0-example-stu3.json",
+            "potassium-order-select",
+            wrap("order-select", "hooks-order-select-1.0-example-stu3.json"),
+        ),
+        (
+            "hooks-order-select-1.0-example-dstu2.json",
+            "potassium-order-select",
+            wrap("order-select", "hooks-order-select-1.0-example-dstu2.json"),
+        ),
+        (
+            "hooks-order-sign-1.0-example-r4.json",
+            "potassium-order-sign",
+            wrap("order-sign", "hooks-order-sign-1.0-example-r4.json"),
+        ),
+        (
+            "hooks-order-sign-1.0-example-stu3.json",
+            "potassium-order-sign",
+            wrap("order-sign", "hooks-order-sign-1.0-example-stu3.json"),
+        ),
+        (
+            "hooks-order-sign-1.0-example-dstu2.json",
+            "potassium-order-sign",
+            wrap("order-sign", "hooks-order-sign-1.0-example-dstu2.json"),
+        ),
+        (
+            "hooks-appointment-book-1.0-example-1.json",
+            "diabetes-hba1c-appointment-book",
+            wrap(
+                "appointment-book",
+                "hooks-appointment-book-1.0-example-1.json",
+            ),
+        ),
+        (
+            "hooks-appointment-book-1.0-example-2.json",
+            "diabetes-hba1c-appointment-book",
+            wrap(
+                "appointment-book",
+                "hooks-appointment-book-1.0-example-2.json",
+            ),
+        ),
     ];
     let mut answers = BTreeMap::new();
     for (name, service, body) in requests {
@@ -80,10 +134,22 @@ fn spec_and_hook_library_examples_are_answered() {
     // - appointment-book example 2 has participant status `action-needed`, not an R4 code
     //   (accepted | declined | tentative | needs-action).
     let defective: BTreeMap<&str, &str> = [
-        ("hooks-order-select-1.0-example-dstu2.json", "context.draftOrders.entry[1].resource.resourceType"),
-        ("hooks-order-sign-1.0-example-dstu2.json", "context.draftOrders.entry[1].resource.resourceType"),
-        ("hooks-appointment-book-1.0-example-1.json", "context.appointments[0].end"),
-        ("hooks-appointment-book-1.0-example-2.json", "context.appointments[0].participant[2].status"),
+        (
+            "hooks-order-select-1.0-example-dstu2.json",
+            "context.draftOrders.entry[1].resource.resourceType",
+        ),
+        (
+            "hooks-order-sign-1.0-example-dstu2.json",
+            "context.draftOrders.entry[1].resource.resourceType",
+        ),
+        (
+            "hooks-appointment-book-1.0-example-1.json",
+            "context.appointments[0].end",
+        ),
+        (
+            "hooks-appointment-book-1.0-example-2.json",
+            "context.appointments[0].participant[2].status",
+        ),
     ]
     .into_iter()
     .collect();
@@ -92,7 +158,10 @@ fn spec_and_hook_library_examples_are_answered() {
         match defective.get(name.as_str()) {
             Some(path) => {
                 assert_eq!(answered["status"], 400, "{name}: {a}");
-                assert_eq!(answered["body"]["issue"][0]["expression"][0], *path, "{name}");
+                assert_eq!(
+                    answered["body"]["issue"][0]["expression"][0], *path,
+                    "{name}"
+                );
             }
             None => {
                 assert_eq!(answered["status"], 200, "{name}: {a}");
@@ -106,7 +175,10 @@ fn spec_and_hook_library_examples_are_answered() {
         "spec-2.0-feedback-overridden-without-reason.json",
         "spec-2.0-feedback-suggestion-accepted.json",
     ] {
-        let (status, body) = server.post("/cds-services/hypertension-patient-view/feedback", &fixture(name));
+        let (status, body) = server.post(
+            "/cds-services/hypertension-patient-view/feedback",
+            &fixture(name),
+        );
         assert_eq!(status, 200, "{name}: {body}");
     }
 }
