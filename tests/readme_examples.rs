@@ -37,7 +37,7 @@ fn curl_commands(readme: &str) -> Vec<String> {
 fn readme_curl_examples_work_as_printed() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let commands = curl_commands(&readme);
-    assert!(commands.len() >= 8, "{commands:#?}");
+    assert!(commands.len() >= 7, "{commands:#?}");
     let server = Server::start("readme", &[]);
     let host = server.base.trim_start_matches("http://").to_string();
     for command in &commands {
