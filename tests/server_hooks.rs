@@ -571,3 +571,58 @@ fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
     }
     panic!("condition not met within 10 s");
 }
+
+#[test]
+fn overload_is_shed_with_503_and_retry_after() {
+    // A "FHIR server" that accepts connections and never answers keeps one call busy.
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hang_addr = hang.local_addr().unwrap();
+    let _keep = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in hang.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let server = Server::start_with_env(
+        "hooks-overload",
+        &[],
+        &[
+            ("CDS_LIMITS__MAX_CONCURRENT_REQUESTS", "1"),
+            ("CDS_FETCH__TIMEOUT_MS", "3000"),
+        ],
+    );
+    let services = services(&server);
+    let c = case("hypertension", "stage-2-systolic-140.json");
+    let mut slow = request(
+        "patient-view",
+        &services["hypertension-patient-view"].1,
+        c["resources"].as_array().unwrap(),
+        "2024-03-01T10:00:00Z",
+        false,
+    );
+    slow["prefetch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("observations");
+    slow["fhirServer"] = json!(format!("http://{hang_addr}/fhir"));
+    let base = server.base.clone();
+    let busy = std::thread::spawn(move || {
+        reqwest::blocking::Client::new()
+            .post(format!("{base}/cds-services/hypertension-patient-view"))
+            .json(&slow)
+            .send()
+            .map(|r| r.status().as_u16())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}/cds-services", server.base))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["resourceType"], "OperationOutcome");
+    // The busy call ends with 412 when its fetch times out; then the server answers again.
+    assert_eq!(busy.join().unwrap().unwrap(), 412);
+    assert_eq!(server.get("/cds-services").0, 200);
+}

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{BoxError, Json, Router};
 use serde_json::json;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -36,7 +37,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             }
         }))
         .load_shed()
-        .concurrency_limit(limits.max_concurrent_requests.max(1))
+        // One limit for the whole server (the plain concurrency limit would be per route).
+        .layer(GlobalConcurrencyLimitLayer::new(
+            limits.max_concurrent_requests.max(1),
+        ))
         .timeout(Duration::from_millis(limits.request_timeout_ms));
     let request_id = header::HeaderName::from_static("x-request-id");
     Router::new()
