@@ -130,7 +130,14 @@ pub fn prefetch_templates(needs: &[DataNeed], engine: &Engine) -> BTreeMap<Strin
             };
             let mut q = format!("{t}?{param}={{{{context.patientId}}}}");
             if let Some(codes) = code_list(&need.codes, engine) {
-                q.push_str("&code=");
+                // Observations: `combo-code` matches Observation.code or a component's code
+                // (a blood pressure panel's systolic is a component), where `code` would miss
+                // the panels.
+                q.push_str(if t == "Observation" {
+                    "&combo-code="
+                } else {
+                    "&code="
+                });
                 q.push_str(&codes.join(","));
             }
             if need.active_only {
@@ -191,7 +198,7 @@ mod tests {
         assert_eq!(s[0].description, "Blood pressure");
         assert_eq!(
             s[0].prefetch["observations"],
-            "Observation?patient={{context.patientId}}&code=http://loinc.org|8462-4,http://loinc.org|8480-6"
+            "Observation?patient={{context.patientId}}&combo-code=http://loinc.org|8462-4,http://loinc.org|8480-6"
         );
         assert_eq!(s[0].prefetch["patient"], "Patient/{{context.patientId}}");
     }
