@@ -50,6 +50,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::devices::routes())
         .fallback(not_found)
         .layer(shed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

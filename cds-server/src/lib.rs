@@ -20,6 +20,7 @@ pub mod adapters;
 pub mod app;
 pub mod body;
 pub mod config;
+pub mod devices;
 pub mod feedback;
 pub mod fetch;
 pub mod hooks;

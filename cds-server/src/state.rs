@@ -75,6 +75,8 @@ pub struct AppState {
     pub cards: moka::sync::Cache<String, Arc<CardRef>>,
     /// What the last reload reported (file and first line of the error; no patient data).
     pub reload_problems: ArcSwap<Vec<String>>,
+    /// Registered devices and their readings (memory only).
+    pub devices: crate::devices::Devices,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
                 .time_to_live(Duration::from_secs(7 * 24 * 3600))
                 .build(),
             reload_problems: ArcSwap::from_pointee(Vec::new()),
+            devices: crate::devices::Devices::new(&config.devices),
             config,
         }
     }

@@ -6,6 +6,7 @@
 //! * other hooks: the patient in `context.patientId`, evaluated now.
 
 pub mod appointments;
+pub mod devices;
 pub mod records;
 
 use cds_core::temporal::DateTime;
@@ -35,6 +36,7 @@ pub fn prepare(
         "patient-view" => records::patient_view(context, now),
         "order-select" | "order-sign" => records::orders(context, now),
         "appointment-book" => appointments::appointment_book(context, now),
+        "device-observation" => devices::device_observation(context, now),
         _ => Ok(HookInput {
             patient_id: patient_id(context)?,
             at: now,
