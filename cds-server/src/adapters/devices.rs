@@ -1,7 +1,7 @@
 //! `device-observation` (this project's hook): a device delivered readings for a patient.
-//! `context.observations` (an Observation, a Bundle of them, or a bare array) joins the record;
-//! with `context.deviceId`, a reading whose `device` names another Device is refused. Evaluated
-//! now.
+//! `context.observations` (an Observation, a Bundle of them — possibly empty — or a bare
+//! array) joins the record; with `context.deviceId`, a reading whose `device` names another
+//! Device is refused. Evaluated now.
 //!
 //! This call is stateless: the evaluation sees the readings of the call and the prefetch (the
 //! EHR's charting), not the server's window of readings from `/devices/{id}/observations`
@@ -37,12 +37,6 @@ pub fn device_observation(
             return Err(ApiError::invalid_at("context.observations", "is required"))
         }
         Some(v) => unpack(v.clone(), "context.observations", &mut resources)?,
-    }
-    if resources.is_empty() {
-        return Err(ApiError::invalid_at(
-            "context.observations",
-            "holds no Observation",
-        ));
     }
     let mut problems = Vec::new();
     for r in &resources {
@@ -82,7 +76,10 @@ mod tests {
             "observations": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": hr("Device/watch")}]}});
         let input = device_observation(c.as_object().unwrap(), now()).unwrap();
         assert_eq!(input.patient_id, "p1");
-        assert_eq!(input.resources[0].path, "context.observations.entry[0].resource");
+        assert_eq!(
+            input.resources[0].path,
+            "context.observations.entry[0].resource"
+        );
         let single = json!({"patientId": "p1", "observations": hr("Device/other")});
         let input = device_observation(single.as_object().unwrap(), now()).unwrap();
         assert_eq!(input.resources[0].path, "context.observations");
@@ -104,12 +101,12 @@ mod tests {
     }
 
     #[test]
-    fn observations_are_required() {
+    fn observations_are_required_but_may_be_an_empty_bundle() {
         let c = json!({"patientId": "p1", "observations": {"resourceType": "Bundle", "type": "collection"}});
-        let e = device_observation(c.as_object().unwrap(), now()).unwrap_err();
-        assert_eq!(e.problems[0].path, "context.observations");
-        let e = device_observation(json!({"patientId": "p1"}).as_object().unwrap(), now())
-            .unwrap_err();
+        let input = device_observation(c.as_object().unwrap(), now()).unwrap();
+        assert!(input.resources.is_empty());
+        let e =
+            device_observation(json!({"patientId": "p1"}).as_object().unwrap(), now()).unwrap_err();
         assert_eq!(e.problems[0].message, "is required");
     }
 }

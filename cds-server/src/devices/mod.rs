@@ -57,11 +57,7 @@ impl Devices {
         let ttl = Duration::from_secs(config.ttl_seconds.max(1));
         Devices {
             registry: Registry::new(config.max_devices, ttl),
-            windows: Windows::new(
-                config.max_patients,
-                config.max_readings_per_patient,
-                ttl,
-            ),
+            windows: Windows::new(config.max_patients, config.max_readings_per_patient, ttl),
         }
     }
 }
@@ -79,7 +75,10 @@ fn unknown_device() -> ApiError {
 }
 
 /// `POST /devices`.
-async fn register(State(state): State<Arc<AppState>>, body: Result<JsonBody, ApiError>) -> Response {
+async fn register(
+    State(state): State<Arc<AppState>>,
+    body: Result<JsonBody, ApiError>,
+) -> Response {
     match registered(&state, body) {
         Ok((status, device)) => {
             let mut res = (status, Json(device_summary(&state, &device))).into_response();

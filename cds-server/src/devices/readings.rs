@@ -71,7 +71,12 @@ pub fn reading_time(obs: &Value) -> Option<i64> {
         .get("effectiveTiming")
         .and_then(|t| t.get("event"))
         .and_then(Value::as_array);
-    if let Some(t) = events.into_iter().flatten().filter_map(|e| time(Some(e))).min() {
+    if let Some(t) = events
+        .into_iter()
+        .flatten()
+        .filter_map(|e| time(Some(e)))
+        .min()
+    {
         return Some(t);
     }
     time(obs.get("issued"))
@@ -110,8 +115,8 @@ pub fn from_body(
         match reading_time(&l.json) {
             Some(t) => times.push(t),
             None => problems.push(Problem::at(
-                l.path.clone(),
-                "a reading needs its time: effectiveDateTime, effectiveInstant, effectivePeriod or issued",
+                format!("{}.effectiveDateTime", l.path),
+                "is required (or effectiveInstant, effectivePeriod, effectiveTiming, issued): a reading needs its time",
             )),
         }
     }
@@ -153,8 +158,13 @@ mod tests {
 
     #[test]
     fn one_observation_a_bundle_or_an_array() {
-        let one = from_body(hr("a", "Patient/p1", "2024-03-01T10:00:00Z"), "watch", "p1", 10)
-            .unwrap();
+        let one = from_body(
+            hr("a", "Patient/p1", "2024-03-01T10:00:00Z"),
+            "watch",
+            "p1",
+            10,
+        )
+        .unwrap();
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].0.path, "");
         let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": [
@@ -164,13 +174,19 @@ mod tests {
         assert_eq!(b[1].0.path, "entry[1].resource");
         assert_eq!(b[1].1 - b[0].1, 60_000);
         let array = json!([hr("a", "Patient/p1", "2024-03-01T10:00:00Z")]);
-        assert_eq!(from_body(array, "watch", "p1", 10).unwrap()[0].0.path, "[0]");
+        assert_eq!(
+            from_body(array, "watch", "p1", 10).unwrap()[0].0.path,
+            "[0]"
+        );
     }
 
     #[test]
     fn another_patient_is_refused_at_its_path_without_quoting_it() {
         let e = from_body(
-            json!([hr("a", "Patient/p1", "2024-03-01T10:00:00Z"), hr("b", "Patient/p2", "2024-03-01T10:00:00Z")]),
+            json!([
+                hr("a", "Patient/p1", "2024-03-01T10:00:00Z"),
+                hr("b", "Patient/p2", "2024-03-01T10:00:00Z")
+            ]),
             "watch",
             "p1",
             10,
@@ -197,15 +213,20 @@ mod tests {
             [
                 "entry[0].resource.device.reference",
                 "entry[1].resource.resourceType",
-                "entry[2].resource"
+                "entry[2].resource.effectiveDateTime"
             ]
         );
     }
 
     #[test]
     fn an_empty_bundle_is_refused() {
-        let e = from_body(json!({"resourceType": "Bundle", "type": "collection"}), "w", "p1", 10)
-            .unwrap_err();
+        let e = from_body(
+            json!({"resourceType": "Bundle", "type": "collection"}),
+            "w",
+            "p1",
+            10,
+        )
+        .unwrap_err();
         assert_eq!(e.problems[0].path, "");
     }
 
@@ -216,10 +237,15 @@ mod tests {
             Some(1000)
         );
         assert_eq!(
-            reading_time(&json!({"effectiveTiming": {"event": ["1970-01-01T00:00:03Z", "1970-01-01T00:00:02Z"]}})),
+            reading_time(
+                &json!({"effectiveTiming": {"event": ["1970-01-01T00:00:03Z", "1970-01-01T00:00:02Z"]}})
+            ),
             Some(2000)
         );
-        assert_eq!(reading_time(&json!({"issued": "1970-01-01T00:00:04Z"})), Some(4000));
+        assert_eq!(
+            reading_time(&json!({"issued": "1970-01-01T00:00:04Z"})),
+            Some(4000)
+        );
         assert_eq!(reading_time(&json!({"effectiveDateTime": "soon"})), None);
         assert_eq!(device_id_of("Device/w/_history/1"), Some("w"));
         assert_eq!(device_id_of("DeviceMetric/m"), None);

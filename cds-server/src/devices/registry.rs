@@ -33,7 +33,8 @@ pub struct RegisteredDevice {
 }
 
 /// The namespace of ids derived from identifiers (uuid v5 of `system|value`).
-const IDENTIFIER_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2a4e_8d3b_5c70_9e21_4b8a_0d6f_3e15);
+const IDENTIFIER_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x6f1c_2a4e_8d3b_5c70_9e21_4b8a_0d6f_3e15);
 
 impl RegisteredDevice {
     /// Reads a Device that passed [`crate::validate::Schemas::device`]. Without `id`, the id
@@ -51,8 +52,11 @@ impl RegisteredDevice {
                     })?;
                 let system = first.get("system").and_then(Value::as_str).unwrap_or("");
                 let value = first.get("value").and_then(Value::as_str).unwrap_or("");
-                uuid::Uuid::new_v5(&IDENTIFIER_NAMESPACE, format!("{system}|{value}").as_bytes())
-                    .to_string()
+                uuid::Uuid::new_v5(
+                    &IDENTIFIER_NAMESPACE,
+                    format!("{system}|{value}").as_bytes(),
+                )
+                .to_string()
             }
         };
         let patient_id = device

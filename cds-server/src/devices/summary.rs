@@ -86,7 +86,8 @@ mod tests {
     use super::*;
     use crate::services::services;
 
-    const RULES: &str = "ruleset pulse version 1.0.0\n  \"Pulse\"\n  answers device-observation\n\n\
+    const RULES: &str =
+        "ruleset pulse version 1.0.0\n  \"Pulse\"\n  answers device-observation\n\n\
         define pulse = latest observation loinc 8867-4 within 1 hour\n\n\
         rule fast\n  when pulse > 120 '/min'\n  then warning \"Fast\"\n";
 

@@ -273,7 +273,10 @@ mod tests {
     #[test]
     fn windows_are_per_patient_and_bounded_in_readings() {
         let ws = Windows::new(10, 2, Duration::from_secs(3600));
-        ws.add("p1", vec![reading(Some("a"), 1, 1), reading(Some("b"), 2, 2)]);
+        ws.add(
+            "p1",
+            vec![reading(Some("a"), 1, 1), reading(Some("b"), 2, 2)],
+        );
         let (w, added) = ws.add("p1", vec![reading(Some("c"), 3, 3)]);
         assert_eq!(values(&w), [2, 3]);
         assert_eq!(added.dropped, 1);
