@@ -599,3 +599,60 @@ fn every_device_observation_case_gets_the_engines_cards() {
         "{over_hook} {over_window}"
     );
 }
+
+/// The `sh` blocks of docs/server-devices.md as (command, expected output) pairs: a command's
+/// lines are followed by `# ` lines showing its output (`#  ` continues it after a space;
+/// `...` elides).
+fn doc_examples(doc: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    let (mut command, mut expected) = (String::new(), String::new());
+    for line in doc.lines() {
+        if !in_sh {
+            in_sh = line == "```sh";
+            continue;
+        }
+        if line == "```" || (!line.starts_with('#') && !expected.is_empty()) {
+            out.push((std::mem::take(&mut command), std::mem::take(&mut expected)));
+        }
+        if line == "```" {
+            in_sh = false;
+        } else if let Some(e) = line.strip_prefix("# ") {
+            expected.push_str(e);
+        } else {
+            command.push_str(line);
+            command.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn the_docs_examples_work_as_printed() {
+    let doc = std::fs::read_to_string(root().join("docs/server-devices.md")).unwrap();
+    let examples = doc_examples(&doc);
+    assert_eq!(examples.len(), 7, "{examples:#?}");
+    let server = Server::start("devices-docs", &[]);
+    let host = server.base.trim_start_matches("http://").to_string();
+    for (command, expected) in examples {
+        assert!(command.contains("localhost:8080"), "{command}");
+        let out = std::process::Command::new("sh")
+            .args(["-c", &command.replace("localhost:8080", &host)])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command}");
+        let got = String::from_utf8(out.stdout).unwrap();
+        let got = got.trim();
+        if expected.contains("...") {
+            for part in expected.split("...") {
+                assert!(got.contains(part), "{command}\nwant {part}\ngot {got}");
+            }
+        } else if let Ok(want) = serde_json::from_str::<Value>(&expected) {
+            let got: Value =
+                serde_json::from_str(got).unwrap_or_else(|e| panic!("{command}\n{e}: {got}"));
+            assert_eq!(got, want, "{command}");
+        } else {
+            assert_eq!(got, expected, "{command}");
+        }
+    }
+}
