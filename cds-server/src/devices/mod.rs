@@ -253,3 +253,92 @@ fn update_gauge(state: &AppState) {
         .device_windows
         .set(i64::try_from(n).unwrap_or(i64::MAX));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use cds_rules::engine::Engine;
+
+    const RULES: &str =
+        "ruleset pulse version 1.0.0\n  \"Pulse\"\n  answers device-observation\n\n\
+        define pulse = latest observation loinc 8867-4 within 1 hour\n\n\
+        rule fast\n  when pulse > 120 '/min'\n  then warning \"Fast\"\n";
+
+    fn state() -> AppState {
+        AppState::with_engine(
+            Config::default(),
+            Engine::from_source("pulse.rules", RULES).unwrap(),
+        )
+    }
+
+    fn watch(patient: &str) -> JsonBody {
+        JsonBody(json!({"resourceType": "Device", "id": "w1",
+            "type": {"coding": [{"system": "urn:iso:std:iso:11073:10101", "code": "528388"}]},
+            "patient": {"reference": format!("Patient/{patient}")},
+            "contained": [{"resourceType": "DeviceMetric", "id": "hr", "category": "measurement",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}}]}))
+    }
+
+    fn post(state: &AppState, patient: &str, rate: u32) -> Result<Value, ApiError> {
+        let reading = json!({"resourceType": "Observation", "id": "o1", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "subject": {"reference": format!("Patient/{patient}")},
+            "effectiveDateTime": "2024-03-01T10:00:00Z",
+            "valueQuantity": {"value": rate, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}});
+        let at = HashMap::from([("at".to_string(), "2024-03-01T10:01:00Z".to_string())]);
+        answer(state, "w1", Ok(Query(at)), Ok(JsonBody(reading)))
+    }
+
+    #[test]
+    fn readings_are_evaluated_over_the_window_and_counted() {
+        let state = state();
+        assert_eq!(
+            registered(&state, Ok(watch("p1"))).unwrap().0,
+            StatusCode::CREATED
+        );
+        let answer = post(&state, "p1", 130).unwrap();
+        assert_eq!(answer["cards"][0]["summary"], "Fast");
+        assert!(answer.get("systemActions").is_none());
+        let metrics = state.metrics.render();
+        assert!(metrics.contains("cds_device_windows 1"), "{metrics}");
+        assert!(
+            metrics.contains("service=\"pulse-device-observation\""),
+            "{metrics}"
+        );
+        let uuid = answer["cards"][0]["uuid"].as_str().unwrap();
+        assert_eq!(state.cards.get(uuid).unwrap().rule, "fast");
+        // The amended reading (same id) replaces it.
+        assert_eq!(post(&state, "p1", 80).unwrap(), json!({"cards": []}));
+    }
+
+    #[test]
+    fn registering_for_another_patient_forgets_the_former_patients_readings() {
+        let state = state();
+        registered(&state, Ok(watch("p1"))).unwrap();
+        post(&state, "p1", 130).unwrap();
+        assert!(state.devices.windows.get("p1").is_some());
+        assert_eq!(
+            registered(&state, Ok(watch("p2"))).unwrap().0,
+            StatusCode::OK
+        );
+        assert!(state.devices.windows.get("p1").is_none());
+        // Readings about the former patient are now another patient's.
+        let e = post(&state, "p1", 130).unwrap_err();
+        assert_eq!(e.problems[0].path, "subject.reference");
+        assert!(state.metrics.render().contains("cds_device_windows 0"));
+    }
+
+    #[test]
+    fn an_unknown_device_is_not_found_before_anything_else() {
+        let state = state();
+        let e = answer(
+            &state,
+            "nope",
+            Ok(Query(HashMap::new())),
+            Err(ApiError::unsupported_media_type()),
+        )
+        .unwrap_err();
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+    }
+}
