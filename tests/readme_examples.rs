@@ -37,7 +37,7 @@ fn curl_commands(readme: &str) -> Vec<String> {
 fn readme_curl_examples_work_as_printed() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let commands = curl_commands(&readme);
-    assert!(commands.len() >= 7, "{commands:#?}");
+    assert!(commands.len() >= 9, "{commands:#?}");
     let server = Server::start("readme", &[]);
     let host = server.base.trim_start_matches("http://").to_string();
     for command in &commands {
@@ -54,7 +54,9 @@ fn readme_curl_examples_work_as_printed() {
             .unwrap();
         let body = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{command}\n{body}");
-        if command.contains("/cds-services/") && !command.contains("/feedback") {
+        let answers_cards = (command.contains("/cds-services/") && !command.contains("/feedback"))
+            || command.contains("/observations");
+        if answers_cards {
             let v: Value =
                 serde_json::from_str(&body).unwrap_or_else(|e| panic!("{command}: {e}\n{body}"));
             let cards = v["cards"]
