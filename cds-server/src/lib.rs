@@ -4,6 +4,7 @@
 //! * [`services`]: one service per ruleset and hook, prefetch templates from what rules read;
 //! * [`hooks`]: discovery and service calls; [`feedback`]: card outcomes, counted per rule;
 //! * [`adapters`]: each hook's context mapped into an evaluation;
+//! * [`devices`]: device onboarding and readings kept in a bounded, expiring window per patient;
 //! * [`prefetch`] and [`fetch`]: the data a call brings, and what is fetched from `fhirServer`;
 //! * [`record`]: from request JSON to one patient's record, refusing other patients' data;
 //! * [`outcome`]: errors as HTTP statuses with OperationOutcome bodies;

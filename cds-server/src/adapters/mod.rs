@@ -3,6 +3,7 @@
 //!
 //! * [`records`]: `patient-view`, `order-select`, `order-sign` (draft orders join the record);
 //! * [`appointments`]: `appointment-book` (evaluated as of the appointment's start);
+//! * [`devices`]: `device-observation` (the call's readings join the record);
 //! * other hooks: the patient in `context.patientId`, evaluated now.
 
 pub mod appointments;
