@@ -51,6 +51,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(crate::devices::routes())
+        .route("/openapi.json", get(crate::openapi::document))
+        .merge(crate::fhir::routes())
         .fallback(not_found)
         .layer(shed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
