@@ -231,7 +231,7 @@ fn errors_are_operation_outcomes_naming_the_element() {
     let mut bad = hypertensive_bundle();
     bad["entry"][5]["resource"]["valueQuantity"]["value"] = json!("5.9");
     bad["entry"][2]["resource"]["subject"]["reference"] = json!("Patient/someone-else");
-    let (status, bad_record) = evaluate(&s, &parameters(bad, &[pinned.clone()]));
+    let (status, bad_record) = evaluate(&s, &parameters(bad, std::slice::from_ref(&pinned)));
     assert_eq!(status, 400);
     assert!(!bad_record.to_string().contains("someone-else"));
 

@@ -57,25 +57,27 @@ fn lacked(
     }
 }
 
-/// The (system, code) pairs of code filters, value sets expanded, without duplicates; `None`
-/// when a value set cannot be listed.
+/// The (system, code) pairs of code filters, value sets expanded, sorted, without duplicates
+/// (the order of the needs' codes is not stable across loads); `None` when a value set cannot
+/// be listed.
 fn codes(filters: &[CodeFilter], engine: &Engine) -> Option<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut add = |s: &str, c: &str| {
-        if !out.iter().any(|(s2, c2)| s2 == s && c2 == c) {
-            out.push((s.to_string(), c.to_string()));
-        }
-    };
     for f in filters {
         match f {
-            CodeFilter::Code { system, code } => add(system, code),
-            CodeFilter::ValueSet(url) => {
-                for (s, c) in engine.graph().valuesets().get(url)?.codes()? {
-                    add(s, c);
-                }
-            }
+            CodeFilter::Code { system, code } => out.push((system.clone(), code.clone())),
+            CodeFilter::ValueSet(url) => out.extend(
+                engine
+                    .graph()
+                    .valuesets()
+                    .get(url)?
+                    .codes()?
+                    .into_iter()
+                    .map(|(s, c)| (s.to_string(), c.to_string())),
+            ),
         }
     }
+    out.sort();
+    out.dedup();
     Some(out)
 }
 
@@ -167,7 +169,7 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(
             got[0]["codeFilter"][0]["code"],
-            json!([loinc("8480-6"), loinc("8462-4")])
+            json!([loinc("8462-4"), loinc("8480-6")])
         );
     }
 }
