@@ -134,13 +134,8 @@ fn choose<'e>(
         match all.iter().find(|rs| rs.name == named.value) {
             None => problems.push(Problem::at(
                 &named.path,
-                format!(
-                    "no loaded ruleset has this name; loaded: {}",
-                    all.iter()
-                        .map(|rs| rs.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                "no loaded ruleset has this name; GET /cds-services lists the services, \
+                 named {ruleset}-{hook}",
             )),
             Some(rs) if !answers(rs) => problems.push(Problem::at(
                 &named.path,
