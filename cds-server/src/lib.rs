@@ -6,6 +6,8 @@
 //! * [`adapters`]: each hook's context mapped into an evaluation;
 //! * [`devices`]: device onboarding and readings kept in a bounded, expiring window per patient;
 //! * [`prefetch`] and [`fetch`]: the data a call brings, and what is fetched from `fhirServer`;
+//! * [`fhir`]: the FHIR-native door (`/fhir/metadata`, `$cds-evaluate` → GuidanceResponses);
+//! * [`openapi`]: the OpenAPI document of the whole HTTP surface;
 //! * [`record`]: from request JSON to one patient's record, refusing other patients' data;
 //! * [`outcome`]: errors as HTTP statuses with OperationOutcome bodies;
 //! * [`app`], [`serve`], [`config`], [`state`], [`metrics`]: the server around them.
