@@ -62,7 +62,7 @@ fn start_hfs() -> Hfs {
     );
     let port = free_port();
     let log = std::fs::File::create(root().join("target/test-logs/hfs.log")).unwrap();
-    let child = Command::new(hfs_binary())
+    let mut child = Command::new(hfs_binary())
         .args(["--port", &port.to_string(), "--data-dir"])
         .arg(&data_dir)
         .current_dir(&dir)
@@ -86,6 +86,8 @@ fn start_hfs() -> Hfs {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("hfs did not answer /metadata within 60 s (log: target/test-logs/hfs.log)");
 }
 
