@@ -442,6 +442,17 @@ fn array<'v>(v: &'v Value, p: &JPath) -> Result<&'v Vec<Value>, ValidationError>
 }
 
 /// A required element, checked.
+/// The member `name` of an object. FHIR objects are small (a Coding has 2 to 4 members, an
+/// Observation about a dozen): a scan of the keys is cheaper than hashing the name, most of all
+/// for the many optional names that are absent.
+fn field<'v>(obj: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    if obj.len() <= 16 {
+        obj.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+    } else {
+        obj.get(name)
+    }
+}
+
 fn req<'v>(
     obj: &'v Map<String, Value>,
     name: &'static str,
@@ -449,7 +460,7 @@ fn req<'v>(
     check: impl Fn(&Value, &JPath) -> Result<(), ValidationError>,
 ) -> Result<&'v Value, ValidationError> {
     let fp = p.field(name);
-    match obj.get(name) {
+    match field(obj, name) {
         None | Some(Value::Null) => Err(fp.problem(Problem::Missing)),
         Some(v) => check(v, &fp).map(|()| v),
     }
@@ -462,7 +473,7 @@ fn opt(
     p: &JPath,
     check: impl Fn(&Value, &JPath) -> Result<(), ValidationError>,
 ) -> Result<(), ValidationError> {
-    match obj.get(name) {
+    match field(obj, name) {
         None => Ok(()),
         Some(v) => check(v, &p.field(name)),
     }
@@ -475,7 +486,7 @@ fn opt_each(
     p: &JPath,
     check: impl Fn(&Value, &JPath) -> Result<(), ValidationError>,
 ) -> Result<(), ValidationError> {
-    let Some(v) = obj.get(name) else {
+    let Some(v) = field(obj, name) else {
         return Ok(());
     };
     let fp = p.field(name);
@@ -494,7 +505,7 @@ fn code(
     allowed: &[&str],
 ) -> Result<(), ValidationError> {
     let fp = p.field(name);
-    match obj.get(name) {
+    match field(obj, name) {
         None if !required => Ok(()),
         None => Err(fp.problem(Problem::Missing)),
         Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(()),

@@ -205,14 +205,22 @@ impl PatientRecord {
                 if time.is_none() {
                     self.warn(r, RecordWarningKind::UntimedObservation);
                 }
+                // One entry per coding; the value is decoded once per Observation (and per
+                // component) and the entry cloned for its other codings.
+                let mut decoded: Option<ObservationEntry> = None;
                 for (system, code) in codings(json.get("code")) {
-                    let entry = ObservationEntry::new(r.clone(), None, time);
+                    let entry = decoded
+                        .get_or_insert_with(|| ObservationEntry::new(r.clone(), None, time))
+                        .clone();
                     self.observations.push(system, code, entry);
                 }
                 let components = json.get("component").and_then(Value::as_array);
                 for (i, component) in components.into_iter().flatten().enumerate() {
+                    let mut decoded: Option<ObservationEntry> = None;
                     for (system, code) in codings(component.get("code")) {
-                        let entry = ObservationEntry::new(r.clone(), Some(i), time);
+                        let entry = decoded
+                            .get_or_insert_with(|| ObservationEntry::new(r.clone(), Some(i), time))
+                            .clone();
                         self.observations.push(system, code, entry);
                     }
                 }
