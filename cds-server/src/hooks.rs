@@ -232,9 +232,5 @@ async fn answer(
         out["systemActions"] =
             serde_json::to_value(actions).map_err(|_| ApiError::internal("systemActions"))?;
     }
-    drop(evaluation);
-    // Freeing the record (every resource's JSON) is a tenth of a large call's time: do it off
-    // the response path.
-    tokio::task::spawn_blocking(move || drop(record));
     Ok(out)
 }
