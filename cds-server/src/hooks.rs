@@ -192,6 +192,7 @@ async fn answer(
     );
     let record = record::build(
         &input.patient_id,
+        "context.patientId",
         located,
         state.config.limits.max_resources,
     )?;

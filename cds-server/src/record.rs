@@ -129,12 +129,14 @@ fn subject_refs(json: &Value) -> Vec<(&'static str, &str)> {
     out
 }
 
-/// Builds the record of `patient_id` from located resources: every resource is checked
+/// Builds the record of `patient_id` (named `whose` in messages: `context.patientId`, "the
+/// device's patient", ...) from located resources: every resource is checked
 /// (FHIR R4 shape of the types the engine reads), each must be about that patient, and a
 /// Patient resource, if any, must be that patient. Without a Patient resource, one holding
 /// only the id stands in (age is then unknown).
 pub fn build(
     patient_id: &str,
+    whose: &str,
     located: Vec<Located>,
     max: usize,
 ) -> Result<PatientRecord, ApiError> {
@@ -188,7 +190,7 @@ pub fn build(
             if resource.id() != Some(patient_id) {
                 problems.push(Problem::at(
                     format!("{path}.id"),
-                    "a Patient other than context.patientId: data about another patient is refused",
+                    format!("a Patient other than {whose}: data about another patient is refused"),
                 ));
                 continue;
             }
@@ -208,7 +210,7 @@ pub fn build(
                 if !same {
                     problems.push(Problem::at(
                         format!("{path}.{field}.reference"),
-                        "refers to a patient other than context.patientId: data about another patient is refused",
+                        format!("refers to a patient other than {whose}: data about another patient is refused"),
                     ));
                 }
             }
@@ -223,7 +225,7 @@ pub fn build(
                             if id != patient_id {
                                 problems.push(Problem::at(
                                     format!("{path}.participant[{i}].actor.reference"),
-                                    "refers to a patient other than context.patientId: data about another patient is refused",
+                                    format!("refers to a patient other than {whose}: data about another patient is refused"),
                                 ));
                             }
                         }
@@ -289,7 +291,7 @@ mod tests {
                 full_url: None,
             },
         ];
-        let e = build("p1", located, 100).unwrap_err();
+        let e = build("p1", "context.patientId", located, 100).unwrap_err();
         assert_eq!(e.status, 400);
         assert_eq!(
             e.problems[0].path,
@@ -304,6 +306,7 @@ mod tests {
         o["valueQuantity"]["value"] = json!("high");
         let e = build(
             "p1",
+            "context.patientId",
             vec![Located {
                 path: "prefetch.obs".into(),
                 json: o,
@@ -326,6 +329,7 @@ mod tests {
         assert_eq!(patient_id_of("Group/g"), None);
         let r = build(
             "p1",
+            "context.patientId",
             vec![Located {
                 path: "x".into(),
                 json: obs("o", "https://ehr/fhir/Patient/p1"),

@@ -204,8 +204,13 @@ fn answer(
         })
         .collect();
     // Every reading passed these checks on arrival.
-    let record = record::build(&device.patient_id, located, usize::MAX)
-        .map_err(|_| ApiError::internal("the window of readings could not be read"))?;
+    let record = record::build(
+        &device.patient_id,
+        "the device's patient",
+        located,
+        usize::MAX,
+    )
+    .map_err(|_| ApiError::internal("the window of readings could not be read"))?;
     let rules = state.rules.load();
     let evaluation = rules.engine.evaluate(&record, &at, Some(HOOK));
     let mut cards = Vec::new();

@@ -125,20 +125,16 @@ pub fn from_body(
         return Err(from_root(ApiError::invalid(problems)));
     }
     // The record's checks: R4 shape, and about the device's patient only.
-    record::build(patient_id, located.clone(), max).map_err(from_root)?;
+    record::build(patient_id, "the device's patient", located.clone(), max).map_err(from_root)?;
     Ok(located.into_iter().zip(times).collect())
 }
 
-/// Paths of problems found under the root path `""` (`.subject.reference` → `subject.reference`),
-/// and messages that speak of the device's patient rather than a hook's `context.patientId`.
+/// Paths of problems found under the root path `""` (`.subject.reference` → `subject.reference`).
 fn from_root(mut e: ApiError) -> ApiError {
     for p in &mut e.problems {
         if let Some(rest) = p.path.strip_prefix('.') {
             p.path = rest.to_string();
         }
-        p.message = p
-            .message
-            .replace("context.patientId", "the device's patient");
     }
     e
 }

@@ -54,8 +54,12 @@ fn answer(state: &AppState, body: Value, request_id: &str) -> Result<Value, ApiE
     let mut located = Vec::new();
     record::unpack(req.patient, &req.patient_path, &mut located)?;
     let patient_id = patient_of(&located, &req.patient_path)?;
-    let record =
-        record::build(&patient_id, located, state.config.limits.max_resources).map_err(reword)?;
+    let record = record::build(
+        &patient_id,
+        "the Bundle's Patient",
+        located,
+        state.config.limits.max_resources,
+    )?;
     let patient = format!("Patient/{patient_id}");
     let at_text = at.to_string();
     let subject = Subject {
@@ -173,17 +177,6 @@ fn patient_of(located: &[Located], bundle_path: &str) -> Result<String, ApiError
             )),
         },
     }
-}
-
-/// The record checks speak of `context.patientId` (the CDS Hooks door); here the patient is
-/// the Bundle's Patient.
-fn reword(mut e: ApiError) -> ApiError {
-    for p in &mut e.problems {
-        p.message = p
-            .message
-            .replace("context.patientId", "the Bundle's Patient");
-    }
-    e
 }
 
 /// `urn:uuid:` of a GuidanceResponse: stable for a request id and ruleset.
