@@ -5,7 +5,9 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use cds_core::graph::FiredCard;
 use cds_core::temporal::DateTime;
+use cds_rules::engine::Evaluation;
 use serde_json::{json, Map, Value};
 
 use crate::adapters;
@@ -199,13 +201,25 @@ async fn answer(
     let evaluation = rules
         .engine
         .evaluate_plan(&record, &input.at, &service.plan);
+    answer_cards(state, &evaluation, |_| service.id.clone())
+}
+
+/// The CDS Hooks answer of an evaluation — `{"cards": [...]}` and `systemActions` when there
+/// are any — with each card counted in the metrics and remembered for feedback under the
+/// service `service_of` gives for it.
+pub(crate) fn answer_cards(
+    state: &AppState,
+    evaluation: &Evaluation<'_, '_>,
+    service_of: impl Fn(&FiredCard) -> String,
+) -> Result<Value, ApiError> {
     let mut cards = Vec::new();
     for fired in evaluation.cards() {
+        let service = service_of(fired);
         state
             .metrics
             .cards
             .get_or_create(&CardLabels {
-                service: service.id.clone(),
+                service: service.clone(),
                 ruleset: fired.ruleset.clone(),
                 rule: fired.rule.clone(),
                 indicator: fired.card.indicator.as_str().to_string(),
@@ -214,7 +228,7 @@ async fn answer(
         state.cards.insert(
             fired.card.uuid.clone(),
             Arc::new(CardRef {
-                service: service.id.clone(),
+                service,
                 ruleset: fired.ruleset.clone(),
                 rule: fired.rule.clone(),
                 reasons: fired

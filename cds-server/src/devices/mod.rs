@@ -31,13 +31,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cds_core::temporal::DateTime;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::body::JsonBody;
-use crate::metrics::CardLabels;
 use crate::outcome::ApiError;
 use crate::record::{self, Located};
-use crate::state::{AppState, CardRef};
+use crate::state::AppState;
 use registry::{RegisteredDevice, Registry};
 use summary::HOOK;
 use window::{Reading, Windows};
@@ -213,42 +212,9 @@ fn answer(
     .map_err(|_| ApiError::internal("the window of readings could not be read"))?;
     let rules = state.rules.load();
     let evaluation = rules.engine.evaluate(&record, &at, Some(HOOK));
-    let mut cards = Vec::new();
-    for fired in evaluation.cards() {
-        let service = format!("{}-{HOOK}", fired.ruleset);
-        state
-            .metrics
-            .cards
-            .get_or_create(&CardLabels {
-                service: service.clone(),
-                ruleset: fired.ruleset.clone(),
-                rule: fired.rule.clone(),
-                indicator: fired.card.indicator.as_str().to_string(),
-            })
-            .inc();
-        state.cards.insert(
-            fired.card.uuid.clone(),
-            Arc::new(CardRef {
-                service,
-                ruleset: fired.ruleset.clone(),
-                rule: fired.rule.clone(),
-                reasons: fired
-                    .card
-                    .override_reasons
-                    .iter()
-                    .map(|c| c.code.clone())
-                    .collect(),
-            }),
-        );
-        cards.push(serde_json::to_value(&fired.card).map_err(|_| ApiError::internal("card"))?);
-    }
-    let mut out = json!({ "cards": cards });
-    let actions = evaluation.system_actions();
-    if !actions.is_empty() {
-        out["systemActions"] =
-            serde_json::to_value(actions).map_err(|_| ApiError::internal("systemActions"))?;
-    }
-    Ok(out)
+    crate::hooks::answer_cards(state, &evaluation, |fired| {
+        format!("{}-{HOOK}", fired.ruleset)
+    })
 }
 
 fn update_gauge(state: &AppState) {
@@ -264,6 +230,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use cds_rules::engine::Engine;
+    use serde_json::json;
 
     const RULES: &str =
         "ruleset pulse version 1.0.0\n  \"Pulse\"\n  answers device-observation\n\n\
