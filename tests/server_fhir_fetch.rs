@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::server::{root, Server};
+use support::server::{root, ruleset_case as case, Server};
 
 fn hfs_binary() -> PathBuf {
     if let Ok(p) = std::env::var("HFS") {
@@ -109,15 +109,6 @@ fn put(base: &str, resource: &Value) {
         r.status(),
         r.text().unwrap_or_default()
     );
-}
-
-fn case(ruleset: &str, file: &str) -> Value {
-    let p = root()
-        .join("rulesets")
-        .join(ruleset)
-        .join("tests")
-        .join(file);
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 
 fn rules_of(answer: &Value) -> Vec<String> {

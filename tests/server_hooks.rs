@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
-use support::server::{root, Server};
+use support::server::{root, ruleset_case as case, Server};
 
 /// The services of the running server: id → (hook, prefetch templates).
 fn services(server: &Server) -> BTreeMap<String, (String, Map<String, Value>)> {
@@ -246,15 +246,6 @@ fn every_ruleset_case_gets_the_engines_cards_over_http() {
             "no case for {hook}"
         );
     }
-}
-
-fn case(ruleset: &str, file: &str) -> Value {
-    let p = root()
-        .join("rulesets")
-        .join(ruleset)
-        .join("tests")
-        .join(file);
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 
 fn call_case(server: &Server, ruleset: &str, file: &str) -> (u16, Value) {

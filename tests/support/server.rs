@@ -20,6 +20,16 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A shipped ruleset's test case (`rulesets/<ruleset>/tests/<file>`).
+pub fn ruleset_case(ruleset: &str, file: &str) -> Value {
+    let p = root()
+        .join("rulesets")
+        .join(ruleset)
+        .join("tests")
+        .join(file);
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
 impl Server {
     /// `cds serve --addr 127.0.0.1:0` with the shipped rulesets and `extra` arguments; the
     /// child's logs go to a file under `target/` named after `name`.
