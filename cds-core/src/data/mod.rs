@@ -26,6 +26,7 @@
 
 pub mod codes;
 mod cohort;
+pub mod compartment;
 mod error;
 pub mod load;
 pub mod record;

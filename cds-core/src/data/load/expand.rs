@@ -175,7 +175,7 @@ fn expand_bundle(
 }
 
 /// Type check against the file, validation, and wrapping.
-fn check(
+pub(crate) fn check(
     json: Value,
     resource_type: &'static str,
     source: Source,

@@ -42,7 +42,7 @@ pub use walk::files_in;
 
 use super::error::{LoadError, LoadErrorKind};
 use super::resource_types::intern_resource_type;
-use super::Resource;
+use super::{Resource, Source};
 use ndjson::NdjsonReader;
 
 /// How to load.
@@ -195,6 +195,33 @@ fn ready((results, counts): (Vec<Result<Resource, LoadError>>, FileCounts)) -> F
         inner: Inner::Ready(results.into_iter()),
         counts,
     }
+}
+
+/// Parses the JSON text of one resource that was found at `source` (an NDJSON line or a Bundle
+/// entry read earlier, e.g. from a partition file): parsed, checked against the `expected` type,
+/// validated as [`LoadOptions::validate`] says, and wrapped with its `fullUrl`. Syntax errors
+/// are positioned relative to `source`; other errors at it.
+///
+/// ```
+/// use cds_core::data::load::{parse_resource, LoadOptions};
+/// use cds_core::data::Source;
+/// let raw = br#"{"resourceType":"Patient","id":"p1"}"#;
+/// let r = parse_resource(raw, Source::memory(), None, Some("Patient"), &LoadOptions::default()).unwrap();
+/// assert_eq!(r.id(), Some("p1"));
+/// let err = parse_resource(raw, Source::memory(), None, Some("Observation"), &LoadOptions::default());
+/// assert!(err.is_err());
+/// ```
+pub fn parse_resource(
+    raw: &[u8],
+    source: Source,
+    full_url: Option<Arc<str>>,
+    expected: Option<&'static str>,
+    opts: &LoadOptions,
+) -> Result<Resource, LoadError> {
+    let value = syntax::parse(raw, &source.file, source.line, source.column)?;
+    let resource_type =
+        super::resource::resource_type_of(&value).map_err(|kind| source.error(kind))?;
+    expand::check(value, resource_type, source, full_url, expected, opts)
 }
 
 /// Everything loaded from a path.

@@ -1,0 +1,1 @@
+//! `report.html`: a self-contained page of a [`Summary`](crate::summary::Summary).
