@@ -167,3 +167,234 @@ pub struct Summary {
     /// One entry per rule of the rulesets, in ruleset and rule order, fired or not.
     pub rules: Vec<RuleSummary>,
 }
+
+/// The labels of [`RuleSummary::fire_counts`], with the smallest count of each.
+const FIRE_BUCKETS: [(&str, u64); 7] = [
+    ("1", 1),
+    ("2", 2),
+    ("3-5", 3),
+    ("6-10", 6),
+    ("11-20", 11),
+    ("21-50", 21),
+    ("51+", 51),
+];
+
+/// Days in an average month (365.25 / 12).
+const MONTH_DAYS: f64 = 30.4375;
+
+impl Quantiles {
+    /// Nearest-rank quantiles of `values` (`None` when empty).
+    pub fn of(values: &mut [f64]) -> Option<Quantiles> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let q = |p: f64| values[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+        Some(Quantiles {
+            min: values[0],
+            p25: q(0.25),
+            median: q(0.5),
+            p75: q(0.75),
+            max: values[n - 1],
+        })
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    patients: u64,
+    alerts: u64,
+    episodes: u64,
+    first_days: Vec<f64>,
+    episode_days: Vec<f64>,
+    by_month: std::collections::BTreeMap<String, u64>,
+    fire_counts: [u64; FIRE_BUCKETS.len()],
+}
+
+/// Computes the summary from a run's manifest, its patient lines and its card lines (each
+/// streamed once; memory grows with the number of patients a rule fired for, not the input).
+pub(crate) fn summarise(
+    manifest: &crate::manifest::Manifest,
+    patients: impl Iterator<Item = Result<crate::evaluate::PatientLine, crate::error::ReplayError>>,
+    cards: impl Iterator<Item = Result<crate::evaluate::CardLine, crate::error::ReplayError>>,
+) -> Result<Summary, crate::error::ReplayError> {
+    use std::collections::HashMap;
+    let index: HashMap<(&str, &str), usize> = manifest
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.ruleset.as_str(), r.rule.as_str()), i))
+        .collect();
+    let mut acc: Vec<Acc> = manifest.rules.iter().map(|_| Acc::default()).collect();
+    let (mut n_patients, mut evaluations, mut follow_up_days) = (0u64, 0u64, 0f64);
+    for p in patients {
+        let p = p?;
+        n_patients += 1;
+        evaluations += p.evaluations;
+        follow_up_days += p.follow_up_days;
+        for r in p.rules {
+            let Some(&i) = index.get(&(r.ruleset.as_str(), r.rule.as_str())) else {
+                continue;
+            };
+            let a = &mut acc[i];
+            a.patients += 1;
+            a.alerts += r.alerts;
+            a.episodes += r.episodes;
+            a.first_days.push(r.first_days);
+            a.episode_days.extend(r.episode_days);
+            let b = FIRE_BUCKETS
+                .iter()
+                .rposition(|(_, min)| r.alerts >= *min)
+                .unwrap_or(0);
+            a.fire_counts[b] += 1;
+        }
+    }
+    for c in cards {
+        let c = c?;
+        if let Some(&i) = index.get(&(c.ruleset.as_str(), c.rule.as_str())) {
+            let month = c.time.get(..7).unwrap_or_default().to_string();
+            *acc[i].by_month.entry(month).or_default() += 1;
+        }
+    }
+    let timeline = manifest.mode.is_timeline();
+    let patient_months = if timeline {
+        follow_up_days / MONTH_DAYS
+    } else {
+        0.0
+    };
+    let rules = manifest
+        .rules
+        .iter()
+        .zip(acc)
+        .map(|(rule, mut a)| RuleSummary {
+            rule: rule.clone(),
+            patients: a.patients,
+            alerts: a.alerts,
+            episodes: a.episodes,
+            alerts_per_100_patient_months: (timeline && patient_months > 0.0)
+                .then(|| a.alerts as f64 / patient_months * 100.0),
+            first_fire_days: Quantiles::of(&mut a.first_days),
+            episode_days: if timeline {
+                Quantiles::of(&mut a.episode_days)
+            } else {
+                None
+            },
+            alerts_by_month: a.by_month.into_iter().collect(),
+            fire_counts: if a.patients > 0 {
+                FIRE_BUCKETS
+                    .iter()
+                    .zip(a.fire_counts)
+                    .map(|((label, _), n)| (label.to_string(), n))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        })
+        .collect();
+    Ok(Summary {
+        mode: manifest.mode.clone(),
+        hook: manifest.hook.clone(),
+        rulesets: manifest.rulesets.clone(),
+        pseudonymised: manifest.key_fingerprint.is_some(),
+        input: manifest.input_counts(),
+        patients: n_patients,
+        patients_not_evaluated: manifest.own.patients_not_evaluated,
+        evaluations,
+        patient_months,
+        rules,
+    })
+}
+
+/// The columns of `summary.csv`.
+pub const CSV_COLUMNS: &[&str] = &[
+    "ruleset",
+    "rule",
+    "indicator",
+    "patients_evaluated",
+    "patients_fired",
+    "percent_patients_fired",
+    "alerts",
+    "episodes",
+    "alerts_per_100_patient_months",
+    "first_fire_days_min",
+    "first_fire_days_p25",
+    "first_fire_days_median",
+    "first_fire_days_p75",
+    "first_fire_days_max",
+    "episode_days_median",
+    "episode_days_max",
+    "input_lines_skipped",
+];
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.2}")).unwrap_or_default()
+}
+
+impl Summary {
+    /// `summary.csv`: a header, then one row per rule (empty cells where a figure does not
+    /// apply). `input_lines_skipped` repeats the run's count of malformed lines on every row.
+    pub fn to_csv(&self) -> String {
+        let mut out = CSV_COLUMNS.join(",");
+        out.push('\n');
+        for r in &self.rules {
+            let pct = (self.patients > 0).then(|| 100.0 * r.patients as f64 / self.patients as f64);
+            let f = r.first_fire_days;
+            let e = r.episode_days;
+            let row = [
+                csv_field(&r.rule.ruleset),
+                csv_field(&r.rule.rule),
+                csv_field(&r.rule.indicator),
+                self.patients.to_string(),
+                r.patients.to_string(),
+                num(pct),
+                r.alerts.to_string(),
+                r.episodes.to_string(),
+                num(r.alerts_per_100_patient_months),
+                num(f.map(|q| q.min)),
+                num(f.map(|q| q.p25)),
+                num(f.map(|q| q.median)),
+                num(f.map(|q| q.p75)),
+                num(f.map(|q| q.max)),
+                num(e.map(|q| q.median)),
+                num(e.map(|q| q.max)),
+                self.input.skipped.to_string(),
+            ];
+            out.push_str(&row.join(","));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let q = Quantiles::of(&mut [5.0, 1.0, 3.0, 2.0, 4.0]).unwrap();
+        assert_eq!(
+            (q.min, q.p25, q.median, q.p75, q.max),
+            (1.0, 2.0, 3.0, 4.0, 5.0)
+        );
+        assert!(Quantiles::of(&mut []).is_none());
+        let q = Quantiles::of(&mut [7.0]).unwrap();
+        assert_eq!(q.median, 7.0);
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_field("stage-2"), "stage-2");
+    }
+}

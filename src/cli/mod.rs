@@ -4,6 +4,7 @@ mod check;
 mod explain;
 mod fhirpath;
 mod fmt;
+mod replay;
 mod serve;
 mod stats;
 mod test;
@@ -29,6 +30,9 @@ enum Command {
     Stats(stats::StatsArgs),
     Fhirpath(fhirpath::FhirpathArgs),
     Serve(serve::ServeArgs),
+    Replay(replay::ReplayArgs),
+    #[command(name = "replay-merge")]
+    ReplayMerge(replay::MergeArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process exit code.
@@ -42,6 +46,8 @@ pub fn run() -> ExitCode {
         Command::Stats(args) => stats::run(&args),
         Command::Fhirpath(args) => fhirpath::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Replay(args) => replay::run(&args),
+        Command::ReplayMerge(args) => replay::run_merge(&args),
     };
     match result {
         Ok(code) => code,

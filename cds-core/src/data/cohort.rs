@@ -28,8 +28,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::compartment::{compartment_paths, for_each_reference};
 use super::record::{PatientRecord, RecordError};
 use super::reference::{parse_reference, ResourceIndex, Target};
@@ -170,7 +168,7 @@ impl Cohort {
 mod tests {
     use super::*;
     use crate::data::Source;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn r(v: Value, url: Option<&str>) -> Arc<Resource> {
         Arc::new(Resource::from_json(v, Source::memory(), url.map(Arc::from)).unwrap())
