@@ -142,8 +142,8 @@ pub struct RunReport {
 /// Replays rulesets over a cohort (see the crate documentation).
 pub fn replay(opts: &ReplayOptions) -> Result<RunReport, ReplayError> {
     let started = Instant::now();
-    let engine = Engine::load(&opts.rulesets)?;
     let schedule = Schedule::of(&opts.mode)?;
+    let engine = Engine::load(&opts.rulesets)?;
     let (files, names) = input_files(&opts.inputs)?;
     let bytes: u64 = files
         .iter()
