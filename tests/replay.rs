@@ -358,7 +358,7 @@ fn counts_agree_with_a_direct_count_of_the_data() {
     let ndjson = shared("data/pysynthea-20/ndjson");
     let bundles = shared("data/pysynthea-20/bundles");
     let smart = shared("data/smart-bulk-10");
-    let from_ndjson = direct_from_ndjson(&[ndjson.clone()]);
+    let from_ndjson = direct_from_ndjson(std::slice::from_ref(&ndjson));
     let from_bundles = direct_from_bundles(&bundles);
     let keys = |m: &BTreeMap<String, Direct>| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(
