@@ -190,7 +190,7 @@ for label, f in replays:
     if got is not None and got != patients:
         notes.append(f"{label}: cds replay reports {got} patients, Patient*.ndjson has {patients} lines")
     ratio = (mb / wall) / p["mb_per_s"]
-    name = label if label != scale else f"{scale} --at"
+    name = f"{scale} --at" if label == scale else f"{scale} timeline"
     if label == scale:
         rss[int(scale[1:])] = kb
         worst = ratio if worst is None else min(worst, ratio)
