@@ -100,9 +100,9 @@ cohort() {
 }
 
 # replay LABEL DIR ARGS...: runs cds replay RUNS times under GNU time; appends to rows
-# "replay LABEL wall=S rss_kb=K stdout=FILE" (best wall time, largest peak RSS).
+# "replay LABEL wall=S rss_kb=K cpu=P stdout=FILE" (best wall time and its CPU %, largest peak RSS).
 replay() {
-  local label=$1 dir=$2 out=$BENCH/out-$1 best='' rss=0 wall kb i
+  local label=$1 dir=$2 out=$BENCH/out-$1 best='' rss=0 cpu='' wall kb pct i
   shift 2
   for i in $(seq 1 "$RUNS"); do
     say "  cds replay $label, run $i/$RUNS"
@@ -111,9 +111,9 @@ replay() {
       tail -n 20 "$BENCH/replay-$label.err" >&2
       die "cds replay failed for $label (output above; full in $BENCH/replay-$label.err)"
     fi
-    read -r wall kb < <(python3 - "$BENCH/time-$label.txt" <<'PY'
+    read -r wall kb pct < <(python3 - "$BENCH/time-$label.txt" <<'PY'
 import sys
-wall = kb = None
+wall = kb = cpu = None
 for line in open(sys.argv[1]):
     key, _, value = line.strip().rpartition(": ")
     if key.startswith("Elapsed (wall clock) time"):
@@ -123,15 +123,20 @@ for line in open(sys.argv[1]):
         wall = secs
     elif key == "Maximum resident set size (kbytes)":
         kb = int(value)
+    elif key == "Percent of CPU this job got":
+        cpu = value.rstrip("%")
 if wall is None or kb is None:
     sys.exit("no wall time or peak RSS in GNU time's output")
-print(wall, kb)
+print(wall, kb, cpu or "?")
 PY
 )
-    if [ -z "$best" ] || python3 -c "import sys; sys.exit(not $wall < $best)"; then best=$wall; fi
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(not $wall < $best)"; then
+      best=$wall
+      cpu=$pct
+    fi
     [ "$kb" -gt "$rss" ] && rss=$kb
   done
-  echo "replay $label wall=$best rss_kb=$rss stdout=$BENCH/replay-$label.out" >>"$ROWS"
+  echo "replay $label wall=$best rss_kb=$rss cpu=$cpu stdout=$BENCH/replay-$label.out" >>"$ROWS"
 }
 
 say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -175,7 +180,7 @@ def replay_counts(path):
 
 head = (f"{'scale':<14} {'patients':>8} {'MB':>8} {'parse MB/s':>10} {'parse pat/s':>11} "
         f"{'replay MB/s':>11} {'replay pat/s':>12} {'replay/parse':>12} {'replay s':>8} "
-        f"{'peak RSS MB':>11} {'evaluations':>11} {'cards':>8}")
+        f"{'CPU %':>5} {'peak RSS MB':>11} {'evaluations':>11} {'cards':>8}")
 print(head)
 rss = {}
 worst = None
@@ -188,7 +193,8 @@ for label, f in replays:
     patients = int(p["patients"])
     got, evals, cards = replay_counts(f["stdout"])
     if got is not None and got != patients:
-        notes.append(f"{label}: cds replay reports {got} patients, Patient*.ndjson has {patients} lines")
+        notes.append(f"{label}: cds replay reports {got} patients evaluated of the {patients} in "
+                     f"Patient*.ndjson; pat/s counts all {patients} for both")
     ratio = (mb / wall) / p["mb_per_s"]
     name = f"{scale} --at" if label == scale else f"{scale} timeline"
     if label == scale:
@@ -197,7 +203,7 @@ for label, f in replays:
     fmt = lambda v: "?" if v is None else str(v)
     print(f"{name:<14} {patients:>8} {mb:>8.1f} {p['mb_per_s']:>10.1f} {p['patients_per_s']:>11.1f} "
           f"{mb / wall:>11.1f} {patients / wall:>12.1f} {ratio:>12.2f} {wall:>8.2f} "
-          f"{kb / 1024:>11.1f} {fmt(evals):>11} {fmt(cards):>8}")
+          f"{f['cpu']:>5} {kb / 1024:>11.1f} {fmt(evals):>11} {fmt(cards):>8}")
 if worst is not None:
     print(f"replay/parse-only, worst one-time replay: {worst:.2f} "
           f"(aim >= 0.50: {'met' if worst >= 0.5 else 'MISSED'})")
