@@ -47,7 +47,7 @@ mod schedule;
 mod shard;
 pub mod summary;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -96,6 +96,9 @@ pub struct ReplayOptions {
     pub work_dir: Option<PathBuf>,
     /// How progress is shown.
     pub progress: ProgressMode,
+    /// Read every resource, even of types no rule reads (default: only the types the rules
+    /// can read, see `Graph::resource_types_read`).
+    pub all_resources: bool,
 }
 
 impl ReplayOptions {
@@ -112,6 +115,7 @@ impl ReplayOptions {
             partition_bytes: 64 << 20,
             work_dir: None,
             progress: ProgressMode::Quiet,
+            all_resources: false,
         }
     }
 }
@@ -160,8 +164,17 @@ pub fn replay(opts: &ReplayOptions) -> Result<RunReport, ReplayError> {
         std::fs::remove_dir_all(&work).map_err(io(&work))?;
     }
 
+    let keep = types_to_read(&engine, opts);
     let progress = Progress::start(opts.progress, "partitioning", "bytes", bytes);
-    let parts = partition::partition(&files, &names, &work, buckets, opts.shard, &progress)?;
+    let plan = partition::Plan {
+        files: &files,
+        names: &names,
+        dir: &work,
+        buckets,
+        shard: opts.shard,
+        keep: keep.as_ref(),
+    };
+    let parts = partition::partition(&plan, &progress)?;
     progress.finish();
     let partition_seconds = started.elapsed().as_secs_f64();
 
@@ -170,6 +183,7 @@ pub fn replay(opts: &ReplayOptions) -> Result<RunReport, ReplayError> {
         skipped: parts.skipped_count,
         unlinked: parts.unlinked,
         context_resources: 0,
+        types_not_read: parts.types_not_read.iter().map(|t| t.to_string()).collect(),
     };
     let mut skipped = parts.skipped.clone();
     let context = read_context(&parts.context, &files, &names, &mut input, &mut skipped)?;
@@ -312,6 +326,20 @@ pub fn replay(opts: &ReplayOptions) -> Result<RunReport, ReplayError> {
     Ok(report)
 }
 
+/// The resource types to read: those the rules can read, the Patient, and the Encounters that
+/// time an encounter timeline (`None`: all of them).
+fn types_to_read(engine: &Engine, opts: &ReplayOptions) -> Option<BTreeSet<&'static str>> {
+    if opts.all_resources {
+        return None;
+    }
+    let mut types = engine.graph().resource_types_read(opts.hook.as_deref())?;
+    types.insert("Patient");
+    if matches!(opts.mode, Mode::Encounters { .. }) {
+        types.insert("Encounter");
+    }
+    Some(types)
+}
+
 /// The `.json`/`.ndjson` files of the inputs (folders walked in sorted order) and their names
 /// for reports (the path as found from the input given).
 fn input_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>), ReplayError> {
@@ -436,4 +464,46 @@ fn read_lines<T: serde::de::DeserializeOwned>(
                 reason: format!("line {}: {e}", i + 1),
             })
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types(source: &str, mode: Mode) -> Option<Vec<&'static str>> {
+        let engine = Engine::from_source("t.rules", source).expect("a valid ruleset");
+        let opts = ReplayOptions::new(vec![], "t.rules".into(), "out".into(), mode);
+        types_to_read(&engine, &opts).map(|t| t.into_iter().collect())
+    }
+
+    const HEAD: &str = "ruleset t version 1.0.0\n  answers patient-view\n\n";
+    const AT: fn() -> Mode = || Mode::At {
+        at: "2024-01-01".into(),
+    };
+
+    #[test]
+    fn reads_only_the_types_the_rules_read() {
+        let obs = format!("{HEAD}define s = latest observation loinc 8480-6\n\nrule r\n  when s > 1 'mm[Hg]'\n  then info \"x\"\n");
+        assert_eq!(types(&obs, AT()), Some(vec!["Observation", "Patient"]));
+        let enc = Mode::Encounters {
+            from: None,
+            to: None,
+        };
+        assert_eq!(
+            types(&obs, enc),
+            Some(vec!["Encounter", "Observation", "Patient"])
+        );
+        let meds = format!(
+            "{HEAD}define m = active medication rxnorm 1\n\nrule r\n  when m\n  then info \"x\"\n"
+        );
+        assert_eq!(
+            types(&meds, AT()),
+            Some(vec!["Medication", "MedicationRequest", "Patient"])
+        );
+        let appt = format!("{HEAD}define a = fhirpath \"Appointment.exists()\"\n\nrule r\n  when a\n  then info \"x\"\n");
+        assert_eq!(types(&appt, AT()), Some(vec!["Appointment", "Patient"]));
+        // What a FHIRPath expression may reach through references cannot be bounded.
+        let any = format!("{HEAD}define a = fhirpath \"Patient.generalPractitioner.resolve().exists()\"\n\nrule r\n  when a\n  then info \"x\"\n");
+        assert_eq!(types(&any, AT()), None);
+    }
 }

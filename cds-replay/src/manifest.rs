@@ -23,6 +23,8 @@ pub struct InputWide {
     pub unlinked: u64,
     /// Shared resources (outside the Patient compartment) kept.
     pub context_resources: u64,
+    /// Resource types found in the input that no rule reads, left unread.
+    pub types_not_read: Vec<String>,
 }
 
 /// Counts of this run's own patients (summed over shards).
@@ -73,6 +75,7 @@ impl Manifest {
             resources: self.own.resources + self.input.context_resources,
             skipped: self.input.skipped + self.own.skipped,
             unlinked: self.input.unlinked + self.own.unlinked,
+            types_not_read: self.input.types_not_read.clone(),
         }
     }
 }

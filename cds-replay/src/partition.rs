@@ -13,6 +13,7 @@
 //! | fullUrl | empty when none |
 //! | JSON | the resource's text as read |
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::ops::Range;
@@ -127,6 +128,9 @@ pub(crate) struct Partitioned {
     pub resources: u64,
     /// Context resources written.
     pub context_resources: u64,
+    /// Resource types in the input that no rule reads, left unread (NDJSON files of those
+    /// types are not opened).
+    pub types_not_read: std::collections::BTreeSet<&'static str>,
 }
 
 /// One resource found in a piece of input.
@@ -379,6 +383,8 @@ fn scan_piece(piece: &Piece, name: &str, expected: Option<&'static str>) -> Vec<
 /// Reads the input files as pieces of at most about `piece_bytes` (whole lines of NDJSON).
 struct Pieces<'a> {
     files: &'a [PathBuf],
+    keep: Option<&'a BTreeSet<&'static str>>,
+    not_read: BTreeSet<&'static str>,
     next_file: usize,
     current: Option<(u32, BufReader<File>, u32)>,
     piece_bytes: usize,
@@ -420,6 +426,14 @@ impl Iterator for Pieces<'_> {
             let i = self.next_file;
             let path = self.files.get(i)?;
             self.next_file += 1;
+            if let (Some(keep), FileFormat::Ndjson, Some(t)) =
+                (self.keep, FileFormat::of(path), expected_type(path))
+            {
+                if !keep.contains(t) {
+                    self.not_read.insert(t);
+                    continue;
+                }
+            }
             let io = |e| ReplayError::Io {
                 path: path.clone(),
                 source: e,
@@ -448,16 +462,31 @@ impl Iterator for Pieces<'_> {
     }
 }
 
-/// Partitions `files` into `buckets` bucket files (and a context file) under `dir`, keeping
-/// only the patients of `shard`. `names` are the files as they are to be named in reports.
-pub(crate) fn partition(
-    files: &[PathBuf],
-    names: &[String],
-    dir: &Path,
-    buckets: usize,
-    shard: Shard,
-    progress: &Progress,
-) -> Result<Partitioned, ReplayError> {
+/// What to partition, and how.
+pub(crate) struct Plan<'a> {
+    /// The input files, and their names in reports.
+    pub files: &'a [PathBuf],
+    pub names: &'a [String],
+    /// Where bucket files go.
+    pub dir: &'a Path,
+    pub buckets: usize,
+    /// Only these patients.
+    pub shard: Shard,
+    /// Only these resource types (`None`: all).
+    pub keep: Option<&'a BTreeSet<&'static str>>,
+}
+
+/// Partitions the files into bucket files (and a context file), keeping only the patients of
+/// the shard and the resource types asked for.
+pub(crate) fn partition(plan: &Plan<'_>, progress: &Progress) -> Result<Partitioned, ReplayError> {
+    let Plan {
+        files,
+        names,
+        dir,
+        buckets,
+        shard,
+        keep,
+    } = *plan;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |e| ReplayError::Io { path, source: e }
@@ -479,8 +508,10 @@ pub(crate) fn partition(
         ));
     }
     let mut context = BufWriter::new(File::create(&result.context).map_err(io(&result.context))?);
-    let pieces = Pieces {
+    let mut pieces = Pieces {
         files,
+        keep,
+        not_read: BTreeSet::new(),
         next_file: 0,
         current: None,
         piece_bytes: 8 << 20,
@@ -488,11 +519,11 @@ pub(crate) fn partition(
     // Pieces are scanned a batch at a time (all cores), then written in input order.
     let mut batch: Vec<Piece> = Vec::new();
     let mut batch_bytes = 0usize;
-    let mut pieces = pieces.peekable();
     let mut buf = Vec::with_capacity(1 << 16);
     loop {
-        let done = pieces.peek().is_none();
-        if let Some(p) = pieces.next() {
+        let next = pieces.next();
+        let done = next.is_none();
+        if let Some(p) = next {
             let p = p?;
             batch_bytes += p.bytes.len();
             batch.push(p);
@@ -527,6 +558,10 @@ pub(crate) fn partition(
                         full_url,
                         range,
                     } => {
+                        if keep.is_some_and(|k| !k.contains(resource_type)) {
+                            result.types_not_read.insert(resource_type);
+                            continue;
+                        }
                         let mut record = Record {
                             key: "",
                             resource_type,
@@ -577,6 +612,7 @@ pub(crate) fn partition(
         w.flush().map_err(io(path))?;
     }
     context.flush().map_err(io(&result.context))?;
+    result.types_not_read.extend(pieces.not_read);
     Ok(result)
 }
 

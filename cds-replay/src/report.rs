@@ -169,6 +169,14 @@ fn facts(out: &mut String, s: &Summary) {
         "<dt>Resources of no patient found</dt><dd>{}</dd>\n",
         count(s.input.unlinked)
     );
+    if !s.input.types_not_read.is_empty() {
+        let types: Vec<String> = s.input.types_not_read.iter().map(|t| escape(t)).collect();
+        put!(
+            out,
+            "<dt>Types no rule reads (not read)</dt><dd>{}</dd>\n",
+            types.join(", ")
+        );
+    }
     out.push_str("</dl>\n</div>\n");
 
     out.push_str("<div class=\"card\">\n<h3>Patients</h3>\n<dl>\n");
@@ -790,6 +798,7 @@ mod tests {
                 resources: 1_234_567,
                 skipped: 7,
                 unlinked: 3,
+                types_not_read: vec!["Claim".into(), "DocumentReference".into()],
             },
             patients: 1_000,
             patients_not_evaluated: 4,

@@ -87,6 +87,8 @@ pub struct InputCounts {
     pub skipped: u64,
     /// Resources of patient-compartment types that named no patient found in the input.
     pub unlinked: u64,
+    /// Resource types in the input that no rule reads, left unread (see `--all-resources`).
+    pub types_not_read: Vec<String>,
 }
 
 /// A skipped line or entry: where, and why (never its content).

@@ -58,6 +58,10 @@ pub struct ReplayArgs {
     /// Where partition files go (default: OUT/.partitions, removed at the end).
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
+    /// Read every resource, also of types no rule reads (by default those are not read:
+    /// NDJSON files of such types are not even opened).
+    #[arg(long)]
+    all_resources: bool,
     /// No progress on standard error.
     #[arg(long, short)]
     quiet: bool,
@@ -119,6 +123,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     opts.partition_bytes = args.partition_mb.max(1) << 20;
     opts.work_dir = args.work_dir.clone();
+    opts.all_resources = args.all_resources;
     opts.progress = if args.quiet {
         ProgressMode::Quiet
     } else {

@@ -107,6 +107,43 @@ impl Graph {
     }
 }
 
+impl Graph {
+    /// The resource types that evaluating the rules answering `hook` (all for `None`) can read,
+    /// or `None` when that cannot be bounded: a FHIRPath expression that does not start from a
+    /// resource type, or that follows references (`resolve()`), may read anything. Besides the
+    /// types of [`Graph::data_needs`], a Medication can be read through a MedicationRequest.
+    /// A replay reads only these types from its input.
+    pub fn resource_types_read(
+        &self,
+        hook: Option<&str>,
+    ) -> Option<std::collections::BTreeSet<&'static str>> {
+        let plan = self.plan(hook);
+        for id in &plan.nodes {
+            if let Op::FhirPath(f) = &self.graph[*id].op {
+                let source = f.expr.source();
+                let lead: String = source
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                if crate::data::intern_resource_type(&lead).is_none() || source.contains("resolve")
+                {
+                    return None;
+                }
+            }
+        }
+        let mut types: std::collections::BTreeSet<&'static str> = self
+            .data_needs_of_plan(&plan)
+            .iter()
+            .filter_map(|n| crate::data::intern_resource_type(&n.resource_type))
+            .collect();
+        if types.contains("MedicationRequest") {
+            types.insert("Medication");
+        }
+        Some(types)
+    }
+}
+
 /// Which resources of a type a node reads.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Read {
