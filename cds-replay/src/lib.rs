@@ -220,14 +220,23 @@ pub fn replay(opts: &ReplayOptions) -> Result<RunReport, ReplayError> {
         for r in &records {
             groups.entry(r.key).or_default().push(r);
         }
-        let groups: Vec<(&str, Vec<&partition::Record<'_>>)> = groups.into_iter().collect();
+        let mut groups: Vec<(&str, Vec<&partition::Record<'_>>)> = groups.into_iter().collect();
+        // Largest patients first, so that no core is left waiting on one at the end.
+        groups.sort_by_key(|(_, recs)| {
+            std::cmp::Reverse(recs.iter().map(|r| r.json.len()).sum::<usize>())
+        });
         let outcomes: Vec<(PatientOutcome, Vec<Skipped>, u64, bool)> = groups
             .par_iter()
             .map(|(key, recs)| {
+                let parsed: Vec<Result<Resource, Skipped>> = recs
+                    .par_iter()
+                    .with_min_len(64)
+                    .map(|r| resource_of(r, &files, &names))
+                    .collect();
                 let mut bad = Vec::new();
-                let mut resources = Vec::with_capacity(recs.len());
-                for r in recs {
-                    match resource_of(r, &files, &names) {
+                let mut resources = Vec::with_capacity(parsed.len());
+                for p in parsed {
+                    match p {
                         Ok(res) => resources.push(Arc::new(res)),
                         Err(s) => bad.push(s),
                     }
@@ -246,7 +255,8 @@ pub fn replay(opts: &ReplayOptions) -> Result<RunReport, ReplayError> {
             .into_iter()
             .filter_map(|(o, bad, unlinked, real)| {
                 own.skipped += bad.len() as u64;
-                skipped.extend(bad);
+                let room = manifest::MAX_SKIPPED_KEPT.saturating_sub(skipped.len());
+                skipped.extend(bad.into_iter().take(room));
                 own.unlinked += unlinked;
                 real.then_some(o)
             })

@@ -12,6 +12,10 @@ pub const FORMAT: u32 = 1;
 /// At most this many skipped lines are listed (all are counted).
 pub const MAX_SKIPPED_LISTED: usize = 100;
 
+/// At most this many skipped lines are kept in memory while reading, per phase (the listed
+/// ones are the first of them in file and line order).
+pub(crate) const MAX_SKIPPED_KEPT: usize = 10 * MAX_SKIPPED_LISTED;
+
 /// Counts every shard sees alike: they all read the whole input.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputWide {

@@ -492,7 +492,7 @@ pub(crate) fn partition(plan: &Plan<'_>, progress: &Progress) -> Result<Partitio
         move |e| ReplayError::Io { path, source: e }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut result = Partitioned {
+    let result = Partitioned {
         buckets: (0..buckets)
             .map(|b| dir.join(format!("bucket-{b:05}.part")))
             .collect(),
@@ -507,7 +507,7 @@ pub(crate) fn partition(plan: &Plan<'_>, progress: &Progress) -> Result<Partitio
             File::create(path).map_err(io(path))?,
         ));
     }
-    let mut context = BufWriter::new(File::create(&result.context).map_err(io(&result.context))?);
+    let context = BufWriter::new(File::create(&result.context).map_err(io(&result.context))?);
     let mut pieces = Pieces {
         files,
         keep,
@@ -516,38 +516,100 @@ pub(crate) fn partition(plan: &Plan<'_>, progress: &Progress) -> Result<Partitio
         current: None,
         piece_bytes: 8 << 20,
     };
-    // Pieces are scanned a batch at a time (all cores), then written in input order.
-    let mut batch: Vec<Piece> = Vec::new();
-    let mut batch_bytes = 0usize;
-    let mut buf = Vec::with_capacity(1 << 16);
+    let mut out = Writers {
+        result,
+        buckets: writers,
+        context,
+        keep,
+        shard,
+        buf: Vec::with_capacity(1 << 16),
+    };
+    // A pipeline: each batch of pieces is scanned on all cores while the previous batch's
+    // resources are written, in input order.
+    let mut previous: Option<(Vec<Piece>, Vec<Vec<Found>>)> = None;
     loop {
-        let next = pieces.next();
-        let done = next.is_none();
-        if let Some(p) = next {
-            let p = p?;
-            batch_bytes += p.bytes.len();
-            batch.push(p);
+        let mut batch: Vec<Piece> = Vec::new();
+        let mut batch_bytes = 0usize;
+        let mut done = false;
+        while batch_bytes < 32 << 20 && batch.len() < 64 {
+            match pieces.next() {
+                Some(p) => {
+                    let p = p?;
+                    batch_bytes += p.bytes.len();
+                    batch.push(p);
+                }
+                None => {
+                    done = true;
+                    break;
+                }
+            }
         }
-        if !(done || batch_bytes >= 32 << 20 || batch.len() >= 64) {
-            continue;
+        let (scanned, written) = rayon::join(
+            || {
+                batch
+                    .par_iter()
+                    .map(|p| {
+                        let path = &files[p.file as usize];
+                        let expected = match p.format {
+                            FileFormat::Ndjson => expected_type(path),
+                            FileFormat::Json => None,
+                        };
+                        scan_piece(p, &names[p.file as usize], expected)
+                    })
+                    .collect::<Vec<_>>()
+            },
+            || match previous.take() {
+                Some((pieces, found)) => out.write(&pieces, found, progress),
+                None => Ok(()),
+            },
+        );
+        written?;
+        previous = Some((batch, scanned));
+        if done {
+            if let Some((pieces, found)) = previous.take() {
+                out.write(&pieces, found, progress)?;
+            }
+            break;
         }
-        let scanned: Vec<Vec<Found>> = batch
-            .par_iter()
-            .map(|p| {
-                let path = &files[p.file as usize];
-                let expected = match p.format {
-                    FileFormat::Ndjson => expected_type(path),
-                    FileFormat::Json => None,
-                };
-                scan_piece(p, &names[p.file as usize], expected)
-            })
-            .collect();
-        for (piece, found) in batch.iter().zip(scanned) {
+    }
+    let mut result = out.finish()?;
+    result.types_not_read.extend(pieces.not_read);
+    Ok(result)
+}
+
+/// The partition files being written.
+struct Writers<'a> {
+    result: Partitioned,
+    buckets: Vec<BufWriter<File>>,
+    context: BufWriter<File>,
+    keep: Option<&'a BTreeSet<&'static str>>,
+    shard: Shard,
+    buf: Vec<u8>,
+}
+
+impl Writers<'_> {
+    /// Writes what was found in a batch of pieces, in order.
+    fn write(
+        &mut self,
+        pieces: &[Piece],
+        found: Vec<Vec<Found>>,
+        progress: &Progress,
+    ) -> Result<(), ReplayError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |e| ReplayError::Io { path, source: e }
+        };
+        let result = &mut self.result;
+        for (piece, found) in pieces.iter().zip(found) {
             for f in found {
-                match f {
+                let (home, resource_type, line, column, entry, full_url, range) = match f {
                     Found::Skip(s) => {
                         result.skipped_count += 1;
-                        result.skipped.push(s);
+                        // All are counted; the first are kept to be listed.
+                        if result.skipped.len() < crate::manifest::MAX_SKIPPED_KEPT {
+                            result.skipped.push(s);
+                        }
+                        continue;
                     }
                     Found::Keep {
                         home,
@@ -557,44 +619,47 @@ pub(crate) fn partition(plan: &Plan<'_>, progress: &Progress) -> Result<Partitio
                         entry,
                         full_url,
                         range,
-                    } => {
-                        if keep.is_some_and(|k| !k.contains(resource_type)) {
-                            result.types_not_read.insert(resource_type);
-                            continue;
-                        }
-                        let mut record = Record {
-                            key: "",
-                            resource_type,
-                            file: piece.file,
-                            line,
-                            column,
-                            entry,
-                            full_url: full_url.as_deref(),
-                            json: &piece.bytes[range],
-                        };
-                        match home {
-                            Home::Context => {
-                                buf.clear();
-                                record.encode(&mut buf);
-                                context.write_all(&buf).map_err(io(&result.context))?;
-                                result.context_resources += 1;
+                    } => (home, resource_type, line, column, entry, full_url, range),
+                };
+                if self.keep.is_some_and(|k| !k.contains(resource_type)) {
+                    result.types_not_read.insert(resource_type);
+                    continue;
+                }
+                let mut record = Record {
+                    key: "",
+                    resource_type,
+                    file: piece.file,
+                    line,
+                    column,
+                    entry,
+                    full_url: full_url.as_deref(),
+                    json: &piece.bytes[range],
+                };
+                match home {
+                    Home::Context => {
+                        self.buf.clear();
+                        record.encode(&mut self.buf);
+                        self.context
+                            .write_all(&self.buf)
+                            .map_err(io(&result.context))?;
+                        result.context_resources += 1;
+                    }
+                    Home::Unlinked => result.unlinked += 1,
+                    Home::Patients(keys) => {
+                        for key in &keys {
+                            if !self.shard.holds(key) {
+                                continue;
                             }
-                            Home::Unlinked => result.unlinked += 1,
-                            Home::Patients(keys) => {
-                                for key in &keys {
-                                    if !shard.holds(key) {
-                                        continue;
-                                    }
-                                    let b = bucket_of(key, buckets);
-                                    record.key = key;
-                                    buf.clear();
-                                    record.encode(&mut buf);
-                                    writers[b].write_all(&buf).map_err(io(&result.buckets[b]))?;
-                                    result.resources += 1;
-                                    if resource_type == "Patient" {
-                                        result.patients[b] += 1;
-                                    }
-                                }
+                            let b = bucket_of(key, self.buckets.len());
+                            record.key = key;
+                            self.buf.clear();
+                            record.encode(&mut self.buf);
+                            self.buckets[b]
+                                .write_all(&self.buf)
+                                .map_err(io(&result.buckets[b]))?;
+                            result.resources += 1;
+                            if resource_type == "Patient" {
+                                result.patients[b] += 1;
                             }
                         }
                     }
@@ -602,18 +667,20 @@ pub(crate) fn partition(plan: &Plan<'_>, progress: &Progress) -> Result<Partitio
             }
             progress.advance(piece.bytes.len() as u64);
         }
-        batch.clear();
-        batch_bytes = 0;
-        if done {
-            break;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Partitioned, ReplayError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |e| ReplayError::Io { path, source: e }
+        };
+        for (w, path) in self.buckets.iter_mut().zip(&self.result.buckets) {
+            w.flush().map_err(io(path))?;
         }
+        self.context.flush().map_err(io(&self.result.context))?;
+        Ok(self.result)
     }
-    for (w, path) in writers.iter_mut().zip(&result.buckets) {
-        w.flush().map_err(io(path))?;
-    }
-    context.flush().map_err(io(&result.context))?;
-    result.types_not_read.extend(pieces.not_read);
-    Ok(result)
 }
 
 #[cfg(test)]

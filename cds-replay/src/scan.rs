@@ -57,19 +57,45 @@ pub(crate) struct LightSearch<'a> {
 }
 
 /// What the first pass keeps of a resource.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Light<'a> {
     pub resource_type: Option<Text<'a>>,
     pub id: Option<Text<'a>>,
-    /// The Patient compartment's top-level elements present, as JSON.
-    pub heads: Map<String, Value>,
+    /// The Patient compartment's top-level elements present, as a JSON object.
+    pub heads: Value,
     /// `entry`, when it is an array of objects (Bundles; also List, whose entries are ignored).
     pub entry: Option<Vec<LightEntry<'a>>>,
 }
 
-fn heads() -> &'static [&'static str] {
-    static HEADS: OnceLock<Vec<&'static str>> = OnceLock::new();
-    HEADS.get_or_init(compartment_heads)
+/// True when `key` starts a Patient compartment path: the heads are looked up by length first,
+/// so that most keys of a resource are rejected without comparing text.
+fn is_head(key: &str) -> bool {
+    static HEADS: OnceLock<Vec<Vec<&'static str>>> = OnceLock::new();
+    let by_len = HEADS.get_or_init(|| {
+        let mut by_len: Vec<Vec<&'static str>> = Vec::new();
+        for h in compartment_heads() {
+            if by_len.len() <= h.len() {
+                by_len.resize(h.len() + 1, Vec::new());
+            }
+            by_len[h.len()].push(h);
+        }
+        by_len
+    });
+    by_len.get(key.len()).is_some_and(|hs| {
+        hs.iter()
+            .any(|h| h.as_bytes()[0] == key.as_bytes()[0] && *h == key)
+    })
+}
+
+impl Default for Light<'_> {
+    fn default() -> Self {
+        Light {
+            resource_type: None,
+            id: None,
+            heads: Value::Object(Map::new()),
+            entry: None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Light<'de> {
@@ -93,9 +119,11 @@ impl<'de> Deserialize<'de> for Light<'de> {
                                 light.entry = Some(e);
                             }
                         }
-                        k if heads().binary_search(&k).is_ok() => {
+                        k if is_head(k) => {
                             let v: Value = map.next_value()?;
-                            light.heads.insert(k.to_string(), v);
+                            if let Value::Object(heads) = &mut light.heads {
+                                heads.insert(k.to_string(), v);
+                            }
                         }
                         _ => {
                             map.next_value::<IgnoredAny>()?;
@@ -154,10 +182,10 @@ pub(crate) fn home(
     let Some(paths) = compartment_paths(resource_type) else {
         return Home::Context;
     };
-    let object = Value::Object(light.heads.clone());
+    let object = &light.heads;
     let mut keys: Vec<String> = Vec::new();
     for path in paths {
-        for_each_reference(&object, path, &mut |reference| {
+        for_each_reference(object, path, &mut |reference| {
             let key = match parse_reference(reference) {
                 Some(Target::Typed {
                     resource_type: "Patient",
@@ -207,7 +235,7 @@ mod tests {
         );
         assert_eq!(resource_type(&l), Ok("Observation"));
         assert_eq!(l.id.as_ref().unwrap().0, "o1");
-        assert_eq!(l.heads.len(), 1);
+        assert_eq!(l.heads.as_object().map(|h| h.len()), Some(1));
         assert_eq!(
             home("Observation", &l, None, &PatientUrls::new()),
             Home::Patients(vec!["p1".into()])
