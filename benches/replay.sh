@@ -18,6 +18,7 @@
 #   REPLAY_RULESETS [rulesets]
 #   REPLAY_CHECK [unset]       set to 1 to check each generated cohort (benches/replay/check_cohort.py)
 #   REPLAY_NO_BUILD [unset]    set to 1 to use the release binaries already built
+#   REPLAY_ALL_RESOURCES [1]   also replay each scale with --all-resources (set empty to skip)
 #   CARGO_TARGET_DIR [target]
 # Needs python3 and GNU time (/usr/bin/time; installed with apt-get when absent). Writes only
 # under target/replay-bench/ (the copies and replay outputs; kept for the next run).
@@ -148,6 +149,10 @@ for n in $SCALES; do
   line=$("$PARSE_BIN" "$dir") || die "parse-only failed on $dir"
   echo "parse x$n ${line#parse-only }" >>"$ROWS"
   replay "x$n" "$dir" --at "$AT"
+  if [ -n "${REPLAY_ALL_RESOURCES-1}" ]; then
+    # The same with every resource read, also of types no rule reads.
+    replay "x$n-all" "$dir" --at "$AT" --all-resources
+  fi
   if [ -z "$SMALLEST" ] || [ "$n" -lt "$SMALLEST" ]; then SMALLEST=$n; fi
 done
 if [ -n "$TIMELINE" ]; then
@@ -196,7 +201,8 @@ for label, f in replays:
         notes.append(f"{label}: cds replay reports {got} patients evaluated of the {patients} in "
                      f"Patient*.ndjson; pat/s counts all {patients} for both")
     ratio = (mb / wall) / p["mb_per_s"]
-    name = f"{scale} --at" if label == scale else f"{scale} timeline"
+    suffix = label[len(scale) + 1:]
+    name = {"": f"{scale} --at", "all": f"{scale} --at all"}.get(suffix, f"{scale} timeline")
     if label == scale:
         rss[int(scale[1:])] = kb
         worst = ratio if worst is None else min(worst, ratio)
@@ -212,6 +218,10 @@ if len(rss) > 1:
     growth = rss[hi] / rss[lo]
     print(f"peak RSS x{hi} / x{lo}: {growth:.2f} ({rss[hi] / 1024:.1f} MB / {rss[lo] / 1024:.1f} MB; "
           f"aim: flat, read here as <= 1.5: {'met' if growth <= 1.5 else 'MISSED'})")
+all_rows = [(l, f) for l, f in replays if l.endswith("-all")]
+if all_rows:
+    worst_all = min((float(parse[l.split("-")[0]]["bytes"]) / 1e6 / float(f["wall"])) / parse[l.split("-")[0]]["mb_per_s"] for l, f in all_rows)
+    print(f"replay/parse-only with --all-resources (every resource read), worst: {worst_all:.2f}")
 for n in notes:
     print("NOTE: " + n)
 PY
