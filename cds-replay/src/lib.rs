@@ -471,7 +471,11 @@ fn read_lines<T: serde::de::DeserializeOwned>(
             })?;
             serde_json::from_str(&line).map_err(|e| ReplayError::Output {
                 path: path.clone(),
-                reason: format!("line {}: {e}", i + 1),
+                reason: format!(
+                    "line {}, column {}: not a line written by cds replay",
+                    i + 1,
+                    e.column()
+                ),
             })
         }))
 }

@@ -14,7 +14,11 @@ fn read_manifest(dir: &Path) -> Result<Manifest, ReplayError> {
     let text = std::fs::read_to_string(&path).map_err(io(&path))?;
     serde_json::from_str(&text).map_err(|e| ReplayError::Output {
         path,
-        reason: format!("not a replay's run.json ({})", e.classify() as u8),
+        reason: format!(
+            "not the run.json of a replay (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
     })
 }
 
