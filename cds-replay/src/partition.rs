@@ -23,6 +23,7 @@ use cds_core::data::load::{expected_type, FileFormat};
 use rayon::prelude::*;
 
 use crate::error::ReplayError;
+use crate::output::io;
 use crate::progress::Progress;
 use crate::scan::{home, resource_type, Home, Light, PatientUrls};
 use crate::shard::{bucket_of, Shard};
@@ -487,10 +488,6 @@ pub(crate) fn partition(plan: &Plan<'_>, progress: &Progress) -> Result<Partitio
         shard,
         keep,
     } = *plan;
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |e| ReplayError::Io { path, source: e }
-    };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let result = Partitioned {
         buckets: (0..buckets)
@@ -595,10 +592,6 @@ impl Writers<'_> {
         found: Vec<Vec<Found>>,
         progress: &Progress,
     ) -> Result<(), ReplayError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |e| ReplayError::Io { path, source: e }
-        };
         let result = &mut self.result;
         for (piece, found) in pieces.iter().zip(found) {
             for f in found {
@@ -671,10 +664,6 @@ impl Writers<'_> {
     }
 
     fn finish(mut self) -> Result<Partitioned, ReplayError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |e| ReplayError::Io { path, source: e }
-        };
         for (w, path) in self.buckets.iter_mut().zip(&self.result.buckets) {
             w.flush().map_err(io(path))?;
         }
