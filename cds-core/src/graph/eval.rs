@@ -438,14 +438,8 @@ impl<'g, 'r> Evaluation<'g, 'r> {
     fn fhirpath(&mut self, id: NodeId, f: &FhirPathOp) -> Value<'r> {
         let record = self.record;
         let patient = record.patient();
-        let source = f.expr.source();
-        let lead: String = source
-            .trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
         let resolver = record.resolver_for(patient);
-        let context: Collection<'_> = match crate::data::intern_resource_type(&lead) {
+        let context: Collection<'_> = match f.lead_type() {
             Some(t) if t != "Patient" => record
                 .resources_of_type(t)
                 .iter()

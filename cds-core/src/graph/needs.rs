@@ -84,14 +84,7 @@ impl Graph {
                     add(t, Some(code), None, read)
                 }
                 Op::FhirPath(f) => {
-                    let lead: String = f
-                        .expr
-                        .source()
-                        .trim_start()
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric())
-                        .collect();
-                    if let Some(t) = crate::data::intern_resource_type(&lead) {
+                    if let Some(t) = f.lead_type() {
                         if t != "Patient" {
                             unfiltered.push(t.to_string());
                         }
@@ -120,14 +113,7 @@ impl Graph {
         let plan = self.plan(hook);
         for id in &plan.nodes {
             if let Op::FhirPath(f) = &self.graph[*id].op {
-                let source = f.expr.source();
-                let lead: String = source
-                    .trim_start()
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric())
-                    .collect();
-                if crate::data::intern_resource_type(&lead).is_none() || source.contains("resolve")
-                {
+                if f.lead_type().is_none() || f.expr.source().contains("resolve") {
                     return None;
                 }
             }

@@ -256,6 +256,21 @@ pub struct FhirPathOp {
     pub expr: Arc<fhirpath::Expr>,
 }
 
+impl FhirPathOp {
+    /// The resource type the expression starts from (`Observation.where(...)` → Observation),
+    /// or `None` when it does not start with one.
+    pub fn lead_type(&self) -> Option<&'static str> {
+        let lead: String = self
+            .expr
+            .source()
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        crate::data::intern_resource_type(&lead)
+    }
+}
+
 impl fmt::Debug for FhirPathOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "fhirpath {:?}", self.expr.source())
