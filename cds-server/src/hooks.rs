@@ -55,17 +55,24 @@ pub async fn call(
     res
 }
 
-/// The checks of the request envelope that every hook shares.
-pub(crate) struct Envelope {
+/// A CDS Hooks request's envelope, checked the same way for every hook.
+pub struct Envelope {
+    /// `hook`.
     pub hook: String,
+    /// `context`.
     pub context: Map<String, Value>,
+    /// `prefetch`, when sent.
     pub prefetch: Option<Map<String, Value>>,
+    /// `fhirServer`, when sent.
     pub fhir_server: Option<String>,
+    /// `fhirAuthorization.access_token`, when sent.
     pub token: Option<String>,
+    /// The pinned evaluation time (request extension `cds-evaluation-time`).
     pub at: Option<DateTime>,
 }
 
-pub(crate) fn envelope(body: Value) -> Result<Envelope, ApiError> {
+/// Checks a request body's envelope; every problem is named by its JSON path.
+pub fn envelope(body: Value) -> Result<Envelope, ApiError> {
     let Value::Object(mut body) = body else {
         return Err(ApiError::invalid_at(
             "",
