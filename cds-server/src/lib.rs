@@ -21,6 +21,8 @@
 
 pub mod adapters;
 pub mod app;
+pub mod audit;
+pub mod auth;
 pub mod body;
 pub mod config;
 pub mod devices;
@@ -28,6 +30,7 @@ pub mod feedback;
 pub mod fetch;
 pub mod fhir;
 pub mod hooks;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod outcome;

@@ -1,0 +1,1 @@
+//! Audit records and feedback counts in a durable store, being built.

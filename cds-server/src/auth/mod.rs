@@ -1,0 +1,1 @@
+//! CDS Hooks client authentication (JWT, JWKS), being built.

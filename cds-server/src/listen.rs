@@ -1,0 +1,1 @@
+//! The accept loop: plain TCP or TLS, being built.
