@@ -57,7 +57,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(shed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(axum::Extension(BodyLimit(limits.max_body_bytes)))
+        .layer(axum::Extension(BodyLimit {
+            bytes: limits.max_body_bytes,
+            depth: limits.max_json_depth,
+        }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)

@@ -7,8 +7,15 @@
 //!
 //! [limits]
 //! max_body_bytes = 8388608
+//! max_json_depth = 64
+//! max_resources = 50000
 //! max_concurrent_requests = 64
 //! request_timeout_ms = 10000
+//! max_evaluation_ms = 2000
+//! max_connections = 1024
+//! header_read_timeout_ms = 5000
+//! idle_timeout_ms = 60000
+//! tls_handshake_timeout_ms = 5000
 //!
 //! [fetch]
 //! timeout_ms = 5000
@@ -63,6 +70,18 @@ pub struct Limits {
     pub request_timeout_ms: u64,
     /// Most resources a call may bring (prefetch, context and fetched together).
     pub max_resources: usize,
+    /// Deepest nesting of JSON arrays and objects in a body (400 beyond).
+    pub max_json_depth: usize,
+    /// The longest one evaluation of rules may take, in milliseconds (503 beyond).
+    pub max_evaluation_ms: u64,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// A client must send its request line and headers within this, in milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// A kept-alive connection without a request is closed after this, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// A TLS handshake must finish within this, in milliseconds.
+    pub tls_handshake_timeout_ms: u64,
 }
 
 /// Fetching data from `fhirServer` when a prefetch key is absent.
@@ -124,6 +143,12 @@ impl Default for Limits {
             max_concurrent_requests: 64,
             request_timeout_ms: 10_000,
             max_resources: 50_000,
+            max_json_depth: crate::body::DEFAULT_MAX_DEPTH,
+            max_evaluation_ms: 2_000,
+            max_connections: 1_024,
+            header_read_timeout_ms: 5_000,
+            idle_timeout_ms: 60_000,
+            tls_handshake_timeout_ms: 5_000,
         }
     }
 }
