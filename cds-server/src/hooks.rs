@@ -1,6 +1,7 @@
 //! CDS Hooks: discovery (`GET /cds-services`) and service calls (`POST /cds-services/{id}`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -155,8 +156,8 @@ pub fn envelope(body: Value) -> Result<Envelope, ApiError> {
 }
 
 async fn answer(
-    state: &AppState,
-    rules: &crate::state::Rules,
+    state: &Arc<AppState>,
+    rules: &Arc<crate::state::Rules>,
     service: &crate::services::Service,
     body: Value,
 ) -> Result<Value, ApiError> {
@@ -205,10 +206,14 @@ async fn answer(
         located,
         state.config.limits.max_resources,
     )?;
-    let evaluation = rules
-        .engine
-        .evaluate_plan(&record, &input.at, &service.plan);
-    answer_cards(state, &evaluation, |_| service.id.clone())
+    let (state, rules) = (state.clone(), rules.clone());
+    let (plan, id, at) = (service.plan.clone(), service.id.clone(), input.at);
+    let limit = Duration::from_millis(state.config.limits.max_evaluation_ms);
+    crate::limits::evaluation(limit, move || {
+        let evaluation = rules.engine.evaluate_plan(&record, &at, &plan);
+        answer_cards(&state, &evaluation, |_| id.clone())
+    })
+    .await
 }
 
 /// The CDS Hooks answer of an evaluation — `{"cards": [...]}` and `systemActions` when there

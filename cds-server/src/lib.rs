@@ -30,6 +30,7 @@ pub mod feedback;
 pub mod fetch;
 pub mod fhir;
 pub mod hooks;
+pub mod limits;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;

@@ -147,7 +147,9 @@ async fn observations(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
-    match answer(&state, &id, query, body) {
+    let limit = Duration::from_millis(state.config.limits.max_evaluation_ms);
+    let result = crate::limits::evaluation(limit, move || answer(&state, &id, query, body)).await;
+    match result {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }

@@ -3,6 +3,7 @@
 //! answered as a GuidanceResponse ([`super::guidance`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -34,8 +35,15 @@ pub async fn evaluate(
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let result = body.and_then(|JsonBody(b)| answer(&state, b, request_id));
+        .unwrap_or_default()
+        .to_string();
+    let limit = Duration::from_millis(state.config.limits.max_evaluation_ms);
+    let result = match body {
+        Ok(JsonBody(b)) => {
+            crate::limits::evaluation(limit, move || answer(&state, b, &request_id)).await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(bundle) => fhir_json(StatusCode::OK, &bundle),
         Err(e) => e.into_response(),
