@@ -40,4 +40,5 @@ pub mod record;
 pub mod serve;
 pub mod services;
 pub mod state;
+pub mod tenants;
 pub mod validate;
