@@ -187,7 +187,7 @@ fn sustained_tachycardia_fires_once_enough_readings_are_in_the_window() {
     // The card counts in the metrics under its service, like a CDS Hooks answer's.
     let (_, metrics) = server.get_text("/metrics");
     assert!(
-        metrics.contains("cds_cards_total{service=\"tachycardia-device-observation\",ruleset=\"tachycardia\",rule=\"sustained-tachycardia\",indicator=\"warning\"} 1"),
+        metrics.contains("cds_cards_total{tenant=\"\",service=\"tachycardia-device-observation\",ruleset=\"tachycardia\",rule=\"sustained-tachycardia\",indicator=\"warning\"} 1"),
         "{metrics}"
     );
     assert!(metrics.contains("cds_device_windows 1"), "{metrics}");

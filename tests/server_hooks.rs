@@ -501,9 +501,9 @@ fn readiness_health_and_metrics() {
     call_case(&server, "hypertension", "stage-2-systolic-140.json");
     let (_, metrics) = server.get_text("/metrics");
     for want in [
-        "cds_requests_total{service=\"hypertension-patient-view\",class=\"2xx\"} 1",
+        "cds_requests_total{tenant=\"\",service=\"hypertension-patient-view\",class=\"2xx\"} 1",
         "cds_request_duration_seconds_bucket{le=",
-        "cds_cards_total{service=\"hypertension-patient-view\",ruleset=\"hypertension\",rule=",
+        "cds_cards_total{tenant=\"\",service=\"hypertension-patient-view\",ruleset=\"hypertension\",rule=",
     ] {
         assert!(metrics.contains(want), "{want} not in\n{metrics}");
     }

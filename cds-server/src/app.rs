@@ -131,6 +131,7 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
         .metrics
         .requests
         .get_or_create(&RequestLabels {
+            tenant: String::new(),
             service: service.clone(),
             class,
         })

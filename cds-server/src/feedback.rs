@@ -172,6 +172,7 @@ pub async fn feedback(
                     .metrics
                     .feedback
                     .get_or_create(&FeedbackLabels {
+                        tenant: String::new(),
                         service: service.id.clone(),
                         ruleset,
                         rule,

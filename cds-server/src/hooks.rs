@@ -231,6 +231,7 @@ pub(crate) fn answer_cards(
             .metrics
             .cards
             .get_or_create(&CardLabels {
+                tenant: String::new(),
                 service: service.clone(),
                 ruleset: fired.ruleset.clone(),
                 rule: fired.rule.clone(),

@@ -2,6 +2,9 @@
 //! feedback outcomes by rule and reason; ruleset reloads. Labels never hold patient data:
 //! services, rules, indicators, outcomes and override-reason codes only come from the loaded
 //! rulesets or a fixed list, and anything else is counted as `other`.
+//!
+//! Requests, cards and feedback carry the caller's `tenant` (empty when authentication is
+//! off); [`Metrics::render_for`] keeps one tenant's series, for a tenant's admin.
 
 use std::sync::Mutex;
 
@@ -15,6 +18,8 @@ use prometheus_client::registry::Registry;
 /// Labels of a request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    /// The caller's tenant (empty when authentication is off or failed).
+    pub tenant: String,
     /// The service id, or the route (`/cds-services`, `/metrics`, ...).
     pub service: String,
     /// The status code class: `2xx`, `4xx`, `5xx`.
@@ -31,6 +36,8 @@ pub struct ServiceLabels {
 /// Labels of a card.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CardLabels {
+    /// The caller's tenant.
+    pub tenant: String,
     /// The service id.
     pub service: String,
     /// The ruleset.
@@ -44,6 +51,8 @@ pub struct CardLabels {
 /// Labels of a feedback item.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FeedbackLabels {
+    /// The caller's tenant.
+    pub tenant: String,
     /// The service id.
     pub service: String,
     /// The ruleset (`unknown` when the card is not one this server answered recently).
@@ -64,6 +73,13 @@ pub struct ReloadLabels {
     pub result: String,
 }
 
+/// Labels of a refused authentication.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeniedLabels {
+    /// Why, as a short slug (`expired`, `audience`, `replayed`, ...).
+    pub reason: String,
+}
+
 /// The server's metrics.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -77,6 +93,8 @@ pub struct Metrics {
     pub feedback: Family<FeedbackLabels, Counter>,
     /// Ruleset reloads by result.
     pub reloads: Family<ReloadLabels, Counter>,
+    /// Refused authentications by reason.
+    pub auth_denied: Family<DeniedLabels, Counter>,
     /// Requests in flight.
     pub in_flight: Gauge,
     /// Patients with a device window.
@@ -98,6 +116,7 @@ impl Default for Metrics {
             cards: Family::default(),
             feedback: Family::default(),
             reloads: Family::default(),
+            auth_denied: Family::default(),
             in_flight: Gauge::default(),
             device_windows: Gauge::default(),
         };
@@ -129,6 +148,11 @@ impl Default for Metrics {
                 m.reloads.clone(),
             );
             r.register(
+                "auth_denied",
+                "Refused authentications by reason",
+                m.auth_denied.clone(),
+            );
+            r.register(
                 "requests_in_flight",
                 "Requests being handled",
                 m.in_flight.clone(),
@@ -152,6 +176,21 @@ impl Metrics {
         let _ = encode(&mut out, &r);
         out
     }
+
+    /// The exposition with only `tenant`'s series among those labelled by tenant; series
+    /// without a tenant label (in flight, reloads, ...) are kept.
+    pub fn render_for(&self, tenant: &str) -> String {
+        let own = format!("tenant=\"{tenant}\"");
+        let mut out = String::new();
+        for line in self.render().lines() {
+            let labelled = !line.starts_with('#') && line.contains("tenant=\"");
+            if !labelled || line.contains(&own) {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -163,6 +202,7 @@ mod tests {
         let m = Metrics::default();
         m.cards
             .get_or_create(&CardLabels {
+                tenant: String::new(),
                 service: "bp-patient-view".into(),
                 ruleset: "bp".into(),
                 rule: "high".into(),
@@ -171,7 +211,27 @@ mod tests {
             .inc();
         let text = m.render();
         assert!(text.contains(
-            "cds_cards_total{service=\"bp-patient-view\",ruleset=\"bp\",rule=\"high\",indicator=\"warning\"} 1"
+            "cds_cards_total{tenant=\"\",service=\"bp-patient-view\",ruleset=\"bp\",rule=\"high\",indicator=\"warning\"} 1"
         ), "{text}");
+    }
+
+    #[test]
+    fn a_tenant_sees_its_own_series() {
+        let m = Metrics::default();
+        for tenant in ["north", "south"] {
+            m.requests
+                .get_or_create(&RequestLabels {
+                    tenant: tenant.into(),
+                    service: "s".into(),
+                    class: "2xx".into(),
+                })
+                .inc();
+        }
+        m.in_flight.inc();
+        let text = m.render_for("north");
+        assert!(text.contains("tenant=\"north\""), "{text}");
+        assert!(!text.contains("south"), "{text}");
+        assert!(text.contains("cds_requests_in_flight 1"), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

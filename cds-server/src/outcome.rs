@@ -40,6 +40,15 @@ impl ApiError {
         ApiError::invalid(vec![Problem::at(path, message)])
     }
 
+    /// 403: authenticated, but not allowed (the admin API without the admin role).
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            vec![Problem::at("", message)],
+        )
+    }
+
     /// 404: no such service (or route).
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(

@@ -86,6 +86,7 @@ fn answer(state: &AppState, body: Value, request_id: &str) -> Result<Value, ApiE
                 .metrics
                 .cards
                 .get_or_create(&CardLabels {
+                    tenant: String::new(),
                     service: METRICS_SERVICE.to_string(),
                     ruleset: fired.ruleset.clone(),
                     rule: fired.rule.clone(),
