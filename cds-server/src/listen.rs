@@ -1,1 +1,0 @@
-//! The accept loop: plain TCP or TLS, being built.
