@@ -65,7 +65,7 @@ use tower::ServiceExt;
 use conn::{ConnActivity, ConnTimer, Counted};
 pub use tls::{tls_acceptor, ClientCertMode, ListenError, TlsConfig};
 
-/// Limits on connections. [`Default`] gives 1024 connections, 10 s for a request head, 10 s
+/// Limits on connections. [`Default`] gives 1024 connections, 5 s for a request head, 5 s
 /// for a TLS handshake, 60 s of keep-alive idleness and 10 s to drain at shutdown.
 ///
 /// ```
@@ -74,7 +74,7 @@ pub use tls::{tls_acceptor, ClientCertMode, ListenError, TlsConfig};
 ///     max_connections: 256,
 ///     ..Default::default()
 /// };
-/// assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+/// assert_eq!(limits.header_read_timeout, Duration::from_secs(5));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -100,8 +100,8 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         Self {
             max_connections: 1024,
-            header_read_timeout: Duration::from_secs(10),
-            tls_handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(5),
+            tls_handshake_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
         }
