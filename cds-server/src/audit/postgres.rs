@@ -65,7 +65,7 @@ ON CONFLICT (tenant, service, ruleset, rule, outcome, reason)
 DO UPDATE SET count = cds_feedback_count.count + EXCLUDED.count";
 
 /// Reads `postgres_url` (key=value pairs or a `postgres://` URL); a connect timeout of 10 s
-/// unless the URL sets one. The error never repeats the URL (it may hold a password).
+/// and `application_name=cds-server-audit` unless the URL sets them. The error never repeats the URL (it may hold a password).
 pub(crate) fn parse(url: &str) -> Result<Config, AuditError> {
     let mut config = Config::from_str(url).map_err(|e| {
         let why = e.source().map(|s| format!(" ({s})")).unwrap_or_default();
@@ -75,6 +75,9 @@ pub(crate) fn parse(url: &str) -> Result<Config, AuditError> {
     })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("cds-server-audit");
     }
     Ok(config)
 }

@@ -607,3 +607,39 @@ fn postgres_servers_starting_together_share_tables_and_counts() {
         assert!(hashes.windows(2).all(|w| w[0] == w[1]));
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_lost_are_opened_again_without_losing_records() {
+    let dir = TempDir::new();
+    let app = unique("cds-audit-test");
+    let config = AuditConfig {
+        postgres_url: Some(format!("{} application_name={app}", pg_url())),
+        ..pg_config(&dir)
+    };
+    let audit = pg_open(&config);
+    let tenant = unique("pg-reconnect");
+    audit.record(call(&tenant, 1)).await;
+    audit.flush().await.expect("flush");
+    let a = app.clone();
+    let killed: i64 = pg_query(move |c| {
+        c.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&a],
+        )
+        .expect("terminate")
+        .len() as i64
+    });
+    assert_eq!(
+        killed, 1,
+        "the writer's connection is found by its application_name"
+    );
+    for s in 2..5 {
+        audit.record(call(&tenant, s)).await;
+    }
+    flush_within(&audit, Duration::from_secs(10))
+        .await
+        .expect("the writer reconnects");
+    assert_eq!(audit.events(&tenant, 10).await.expect("events").len(), 4);
+    let stats = audit.stats();
+    assert_eq!((stats.written, stats.lost, stats.rejected), (4, 0, 0));
+}
