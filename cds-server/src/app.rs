@@ -1,26 +1,23 @@
-//! The HTTP surface: routes, and the layers every request passes — request id, JSON log line,
-//! metrics, body limit, load shedding (503 with `Retry-After`) and a time limit.
+//! The HTTP surface: routes, and the layers every request passes, outermost first — request id,
+//! metrics, log line and audit record ([`crate::observe`]), body limit, load shedding (503 with
+//! `Retry-After`) and a time limit, then authentication ([`crate::access`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{BoxError, Json, Router};
 use serde_json::json;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
-use tower_http::request_id::{
-    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::body::BodyLimit;
-use crate::hooks::ServiceLabel;
-use crate::metrics::{RequestLabels, ServiceLabels};
 use crate::outcome::ApiError;
 use crate::state::AppState;
 use crate::{feedback, hooks};
@@ -53,10 +50,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::devices::routes())
         .route("/openapi.json", get(crate::openapi::document))
         .merge(crate::fhir::routes())
+        .merge(crate::admin::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::authenticate,
+        ))
         .layer(shed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::observe::observe,
+        ))
         .layer(axum::Extension(BodyLimit {
             bytes: limits.max_body_bytes,
             depth: limits.max_json_depth,
@@ -76,13 +81,16 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let rules = state.rules.load();
-    let problems = state.reload_problems.load();
-    let body = json!({
+    let mut body = json!({
         "status": if rules.services.is_empty() { "not ready" } else { "ready" },
         "services": rules.services.len(),
         "rulesets": rules.engine.rulesets().len(),
-        "reloadProblems": problems.as_slice(),
     });
+    // Public route: with authentication on, the problems (which name ruleset files) are only in
+    // the admin API and the log.
+    if !state.verifier.enabled() {
+        body["reloadProblems"] = json!(state.reload_problems.load().as_slice());
+    }
     let status = if rules.services.is_empty() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -91,66 +99,24 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let mut res = state.metrics.render().into_response();
+/// `GET /metrics`: everything without authentication; with it, the admin role and only the
+/// caller's tenant's series.
+async fn metrics(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(access): axum::Extension<crate::access::Access>,
+) -> Response {
+    if let Err(e) = access.require_admin() {
+        return e.into_response();
+    }
+    let text = if access.tenant.is_empty() {
+        state.metrics.render()
+    } else {
+        state.metrics.render_for(&access.tenant)
+    };
+    let mut res = text.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    res
-}
-
-/// Counts, times and logs every request: one JSON line with the request id, method, route,
-/// service, status and duration — never the URL's query, the body or a patient id.
-async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|r| r.header_value().to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    state.metrics.in_flight.inc();
-    let res = next.run(req).await;
-    state.metrics.in_flight.dec();
-    let elapsed = start.elapsed();
-    let service = res
-        .extensions()
-        .get::<ServiceLabel>()
-        .map(|s| s.0.clone())
-        .unwrap_or_else(|| route.clone());
-    let status = res.status();
-    let class = format!("{}xx", status.as_u16() / 100);
-    state
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            tenant: String::new(),
-            service: service.clone(),
-            class,
-        })
-        .inc();
-    state
-        .metrics
-        .latency
-        .get_or_create(&ServiceLabels {
-            service: service.clone(),
-        })
-        .observe(elapsed.as_secs_f64());
-    tracing::info!(
-        request_id = %id,
-        method = %method,
-        route = %route,
-        service = %service,
-        status = status.as_u16(),
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
     );
     res
 }

@@ -26,7 +26,36 @@
 //! max_patients = 10000
 //! max_readings_per_patient = 2000
 //! ttl_seconds = 86400
+//!
+//! [auth]                        # CDS Hooks client JWTs; no clients: no authentication
+//! clock_skew_seconds = 60
+//! max_token_lifetime_seconds = 300
+//! admin_role = "cds-admin"
+//! audience_base = "https://cds.example.org"
+//!
+//! [[auth.clients]]
+//! iss = "https://ehr.example.org"
+//! tenant = "north"
+//! jwks_url = "https://ehr.example.org/.well-known/jwks.json"   # or jwks_file = "..."
+//! jku_allow = []
+//!
+//! [[tenants]]
+//! id = "north"
+//! rulesets = ["news2", "potassium"]   # or ["*"]
+//!
+//! [tls]                         # on when cert and key are set
+//! cert = "server.pem"
+//! key = "server.key"
+//! client_ca = "clients-ca.pem"  # mutual TLS
+//! client_cert = "required"      # or "optional"
+//!
+//! [audit]
+//! store = "sqlite"              # or "postgres" (postgres_url), or "memory" (tests)
+//! sqlite_path = "cds-audit.sqlite"
 //! ```
+//!
+//! Without trusted clients the server runs only on a loopback address, unless
+//! `insecure_no_auth = true` (flag `--insecure-no-auth`). See the README's security section.
 //!
 //! Environment: `CDS_ADDR`, `CDS_RULESETS`, and `CDS_<SECTION>__<KEY>` for the sections,
 //! e.g. `CDS_LIMITS__MAX_BODY_BYTES=1048576`.
@@ -56,6 +85,16 @@ pub struct Config {
     pub devices: Devices,
     /// Log format: `json` (default) or `text`.
     pub log_format: LogFormat,
+    /// CDS Hooks client authentication.
+    pub auth: crate::auth::AuthConfig,
+    /// Tenants and the rulesets each sees.
+    pub tenants: Vec<crate::tenants::TenantConfig>,
+    /// TLS and mutual TLS.
+    pub tls: crate::listen::TlsConfig,
+    /// The audit store.
+    pub audit: crate::audit::AuditConfig,
+    /// Serve without authentication on a non-loopback address (logged loudly).
+    pub insecure_no_auth: bool,
 }
 
 /// Request limits.
@@ -132,6 +171,11 @@ impl Default for Config {
             fetch: Fetch::default(),
             devices: Devices::default(),
             log_format: LogFormat::Json,
+            auth: Default::default(),
+            tenants: Vec::new(),
+            tls: Default::default(),
+            audit: Default::default(),
+            insecure_no_auth: false,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Feedback (`POST /cds-services/{id}/feedback`): which cards were accepted or overridden, with
-//! which reasons and suggestions — counted per rule, outcome and reason in the metrics (the
-//! basis for measuring alert fatigue per rule). Nothing else is kept: no patient data, no
-//! user comments.
+//! which reasons and suggestions — counted per tenant, rule, outcome and reason in the metrics
+//! and in the audit store (the basis for measuring alert fatigue per rule; `GET
+//! /admin/feedback`). Nothing else is kept: no patient data, no user comments.
 //!
 //! Lenient, as clients differ: `{"feedback": [...]}`, a bare array, or a single item.
 
@@ -10,10 +10,13 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde_json::Value;
 
+use crate::access::Access;
+use crate::audit::FeedbackKey;
 use crate::body::JsonBody;
-use crate::hooks::ServiceLabel;
+use crate::hooks::{visible_service, ServiceLabel};
 use crate::metrics::FeedbackLabels;
 use crate::outcome::{ApiError, Problem};
 use crate::state::AppState;
@@ -131,13 +134,14 @@ pub fn items(body: &Value) -> Result<Vec<Item>, ApiError> {
 /// `POST /cds-services/{id}/feedback`.
 pub async fn feedback(
     State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
     Path(id): Path<String>,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let rules = state.rules.load_full();
-    let Some(service) = rules.service(&id) else {
-        return ApiError::not_found("no CDS service with this id; GET /cds-services lists them")
-            .into_response();
+    let service = match visible_service(&rules, &access, &id) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
     };
     let label = ServiceLabel(service.id.clone());
     let result = body.and_then(|JsonBody(b)| {
@@ -147,39 +151,20 @@ pub async fn feedback(
     let mut res = match result {
         Ok(list) => {
             for item in &list {
-                let known = state.cards.get(&item.card);
-                let (ruleset, rule, reason) = match &known {
-                    Some(c) if c.service == service.id => (
-                        c.ruleset.clone(),
-                        c.rule.clone(),
-                        match &item.reason {
-                            None => String::new(),
-                            Some(r) if c.reasons.contains(r) => r.clone(),
-                            Some(_) => "other".to_string(),
-                        },
-                    ),
-                    _ => (
-                        "unknown".to_string(),
-                        "unknown".to_string(),
-                        if item.reason.is_some() {
-                            "other".into()
-                        } else {
-                            String::new()
-                        },
-                    ),
-                };
+                let key = count_key(&state, &access, &service.id, item);
                 state
                     .metrics
                     .feedback
                     .get_or_create(&FeedbackLabels {
-                        tenant: String::new(),
-                        service: service.id.clone(),
-                        ruleset,
-                        rule,
-                        outcome: item.outcome.clone(),
-                        reason,
+                        tenant: key.tenant.clone(),
+                        service: key.service.clone(),
+                        ruleset: key.ruleset.clone(),
+                        rule: key.rule.clone(),
+                        outcome: key.outcome.clone(),
+                        reason: key.reason.clone(),
                     })
                     .inc();
+                state.audit.feedback(key, 1).await;
             }
             StatusCode::OK.into_response()
         }
@@ -187,6 +172,44 @@ pub async fn feedback(
     };
     res.extensions_mut().insert(label);
     res
+}
+
+/// What one feedback item is counted under: the card's rule when this server answered it
+/// recently, to this tenant, from this service; `unknown` otherwise. The reason is the code
+/// when the card offered it, `other` for any other, empty when none.
+fn count_key(state: &AppState, access: &Access, service: &str, item: &Item) -> FeedbackKey {
+    let known = state
+        .cards
+        .get(&item.card)
+        .filter(|c| c.service == service && c.tenant == access.tenant);
+    let (ruleset, rule, reason) = match &known {
+        Some(c) => (
+            c.ruleset.clone(),
+            c.rule.clone(),
+            match &item.reason {
+                None => String::new(),
+                Some(r) if c.reasons.contains(r) => r.clone(),
+                Some(_) => "other".to_string(),
+            },
+        ),
+        None => (
+            "unknown".to_string(),
+            "unknown".to_string(),
+            if item.reason.is_some() {
+                "other".into()
+            } else {
+                String::new()
+            },
+        ),
+    };
+    FeedbackKey {
+        tenant: access.tenant.clone(),
+        service: service.to_string(),
+        ruleset,
+        rule,
+        outcome: item.outcome.clone(),
+        reason,
+    }
 }
 
 #[cfg(test)]

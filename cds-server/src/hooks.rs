@@ -1,24 +1,28 @@
 //! CDS Hooks: discovery (`GET /cds-services`) and service calls (`POST /cds-services/{id}`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use cds_core::graph::FiredCard;
 use cds_core::temporal::DateTime;
 use cds_rules::engine::Evaluation;
 use serde_json::{json, Map, Value};
 
+use crate::access::Access;
 use crate::adapters;
 use crate::body::JsonBody;
 use crate::metrics::CardLabels;
+use crate::observe::CallFacts;
 use crate::outcome::{ApiError, Problem};
 use crate::prefetch::{self, FhirAccess};
 use crate::record;
 use crate::services::discovery;
-use crate::state::{AppState, CardRef};
+use crate::services::Service;
+use crate::state::{AppState, CardRef, Rules};
 
 /// The request extension that pins the evaluation time (replays, tests, demos).
 pub const EVALUATION_TIME_EXTENSION: &str = "cds-evaluation-time";
@@ -27,32 +31,66 @@ pub const EVALUATION_TIME_EXTENSION: &str = "cds-evaluation-time";
 #[derive(Debug, Clone)]
 pub struct ServiceLabel(pub String);
 
-/// `GET /cds-services`.
-pub async fn discover(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(discovery(&state.rules.load().services))
+/// `GET /cds-services`: the services of the rulesets the caller's tenant sees.
+pub async fn discover(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+) -> Json<Value> {
+    let rules = state.rules.load();
+    let visible: Vec<Service> = rules
+        .services
+        .iter()
+        .filter(|s| access.sees(&s.ruleset))
+        .cloned()
+        .collect();
+    Json(discovery(&visible))
+}
+
+/// The service `id`, if the caller's tenant sees it (else it does not exist, for them).
+pub(crate) fn visible_service<'r>(
+    rules: &'r Rules,
+    access: &Access,
+    id: &str,
+) -> Result<&'r Service, ApiError> {
+    rules
+        .service(id)
+        .filter(|s| access.sees(&s.ruleset))
+        .ok_or_else(|| {
+            ApiError::not_found("no CDS service with this id; GET /cds-services lists them")
+        })
 }
 
 /// `POST /cds-services/{id}`.
 pub async fn call(
     State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
     Path(id): Path<String>,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let rules = state.rules.load_full();
-    let Some(service) = rules.service(&id) else {
-        return ApiError::not_found("no CDS service with this id; GET /cds-services lists them")
-            .into_response();
+    let service = match visible_service(&rules, &access, &id) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
     };
     let label = ServiceLabel(service.id.clone());
+    let mut facts = CallFacts::default();
     let result = match body {
-        Ok(JsonBody(body)) => answer(&state, &rules, service, body).await,
+        Ok(JsonBody(body)) => {
+            facts = CallFacts::of_request(&body);
+            answer(&state, &access, &rules, service, body).await
+        }
         Err(e) => Err(e),
     };
+    facts.hook = Some(service.hook.clone());
     let mut res = match result {
-        Ok(v) => Json(v).into_response(),
+        Ok(answered) => {
+            facts.cards_by_rule = answered.cards_by_rule;
+            Json(answered.body).into_response()
+        }
         Err(e) => e.into_response(),
     };
     res.extensions_mut().insert(label);
+    res.extensions_mut().insert(facts);
     res
 }
 
@@ -157,10 +195,11 @@ pub fn envelope(body: Value) -> Result<Envelope, ApiError> {
 
 async fn answer(
     state: &Arc<AppState>,
-    rules: &Arc<crate::state::Rules>,
-    service: &crate::services::Service,
+    access: &Access,
+    rules: &Arc<Rules>,
+    service: &Service,
     body: Value,
-) -> Result<Value, ApiError> {
+) -> Result<Answered, ApiError> {
     if let Some(hook) = body.get("hook").and_then(Value::as_str) {
         if hook != service.hook {
             return Err(ApiError::invalid_at(
@@ -206,32 +245,70 @@ async fn answer(
         located,
         state.config.limits.max_resources,
     )?;
-    let (state, rules) = (state.clone(), rules.clone());
+    let (state, rules, access) = (state.clone(), rules.clone(), access.clone());
     let (plan, id, at) = (service.plan.clone(), service.id.clone(), input.at);
     let limit = Duration::from_millis(state.config.limits.max_evaluation_ms);
     crate::limits::evaluation(limit, move || {
         let evaluation = rules.engine.evaluate_plan(&record, &at, &plan);
-        answer_cards(&state, &evaluation, |_| id.clone())
+        answer_cards(&state, &access, &evaluation, |_| id.clone())
     })
     .await
 }
 
-/// The CDS Hooks answer of an evaluation — `{"cards": [...]}` and `systemActions` when there
-/// are any — with each card counted in the metrics and remembered for feedback under the
-/// service `service_of` gives for it.
+/// A CDS Hooks answer, and the cards in it by `ruleset/rule` (for the audit).
+#[derive(Debug, Default)]
+pub struct Answered {
+    /// `{"cards": [...]}`, with `systemActions` when there are any.
+    pub body: Value,
+    /// Cards by `ruleset/rule`.
+    pub cards_by_rule: BTreeMap<String, u32>,
+}
+
+impl Answered {
+    /// Adds another answer's cards and system actions to this one.
+    pub fn merge(&mut self, other: Answered) {
+        for key in ["cards", "systemActions"] {
+            if let Some(Value::Array(more)) = other.body.get(key) {
+                if !self.body.is_object() {
+                    self.body = json!({ "cards": [] });
+                }
+                let list = self.body[key].as_array_mut();
+                match list {
+                    Some(list) => list.extend(more.iter().cloned()),
+                    None => self.body[key] = Value::Array(more.clone()),
+                }
+            }
+        }
+        for (rule, n) in other.cards_by_rule {
+            *self.cards_by_rule.entry(rule).or_insert(0) += n;
+        }
+    }
+}
+
+/// The CDS Hooks answer of an evaluation — the cards of the rulesets the caller sees — with each
+/// card counted in the metrics and remembered for feedback under the service `service_of`
+/// gives for it.
 pub(crate) fn answer_cards(
     state: &AppState,
+    access: &Access,
     evaluation: &Evaluation<'_, '_>,
     service_of: impl Fn(&FiredCard) -> String,
-) -> Result<Value, ApiError> {
+) -> Result<Answered, ApiError> {
     let mut cards = Vec::new();
+    let mut cards_by_rule = BTreeMap::new();
     for fired in evaluation.cards() {
+        if !access.sees(&fired.ruleset) {
+            continue;
+        }
+        *cards_by_rule
+            .entry(format!("{}/{}", fired.ruleset, fired.rule))
+            .or_insert(0) += 1;
         let service = service_of(fired);
         state
             .metrics
             .cards
             .get_or_create(&CardLabels {
-                tenant: String::new(),
+                tenant: access.tenant.clone(),
                 service: service.clone(),
                 ruleset: fired.ruleset.clone(),
                 rule: fired.rule.clone(),
@@ -241,6 +318,7 @@ pub(crate) fn answer_cards(
         state.cards.insert(
             fired.card.uuid.clone(),
             Arc::new(CardRef {
+                tenant: access.tenant.clone(),
                 service,
                 ruleset: fired.ruleset.clone(),
                 rule: fired.rule.clone(),
@@ -255,10 +333,15 @@ pub(crate) fn answer_cards(
         cards.push(serde_json::to_value(&fired.card).map_err(|_| ApiError::internal("card"))?);
     }
     let mut out = json!({ "cards": cards });
+    // Evaluations are of plans the caller sees (one ruleset's service, or the tenant's device
+    // services), so their system actions are the caller's; cards are filtered again above.
     let actions = evaluation.system_actions();
     if !actions.is_empty() {
         out["systemActions"] =
             serde_json::to_value(actions).map_err(|_| ApiError::internal("systemActions"))?;
     }
-    Ok(out)
+    Ok(Answered {
+        body: out,
+        cards_by_rule,
+    })
 }

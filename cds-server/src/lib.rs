@@ -10,7 +10,10 @@
 //! * [`openapi`]: the OpenAPI document of the whole HTTP surface;
 //! * [`record`]: from request JSON to one patient's record, refusing other patients' data;
 //! * [`outcome`]: errors as HTTP statuses with OperationOutcome bodies;
-//! * [`app`], [`serve`], [`config`], [`state`], [`metrics`]: the server around them.
+//! * [`auth`]: CDS Hooks client JWTs; [`access`]: who calls and what they see; [`tenants`];
+//! * [`admin`]: the admin API; [`audit`]: audit records and feedback counts in a durable store;
+//! * [`limits`]: the evaluation time limit; [`listen`]: TLS, mutual TLS and the accept loop;
+//! * [`app`], [`serve`], [`config`], [`state`], [`metrics`], [`observe`]: the server around them.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), cds_server::serve::ServeError> {
@@ -19,7 +22,9 @@
 //! # }
 //! ```
 
+pub mod access;
 pub mod adapters;
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -33,6 +38,7 @@ pub mod hooks;
 pub mod limits;
 pub mod listen;
 pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod outcome;
 pub mod prefetch;

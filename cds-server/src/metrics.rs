@@ -29,6 +29,8 @@ pub struct RequestLabels {
 /// Labels of a latency observation.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ServiceLabels {
+    /// The caller's tenant.
+    pub tenant: String,
     /// The service id or route.
     pub service: String,
 }

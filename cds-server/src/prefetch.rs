@@ -99,7 +99,11 @@ pub async fn resolve(
             Some(v) => Slot::Given(v),
         };
         match slot {
-            Slot::Given(v) => unpack(v, &format!("prefetch.{key}"), &mut out)?,
+            Slot::Given(v) => {
+                let first = out.len();
+                unpack(v, &format!("prefetch.{key}"), &mut out)?;
+                of_template_type(template, &out[first..])?;
+            }
             Slot::NoData => {}
             Slot::Fetch { client_failed } => to_fetch.push((key, template, client_failed)),
         }
@@ -162,10 +166,62 @@ pub async fn resolve(
     }
 }
 
+/// The resource type a template reads: `Patient/{{context.patientId}}` → `Patient`,
+/// `Observation?patient=...` → `Observation`.
+fn template_type(template: &str) -> &str {
+    template.split(['/', '?']).next().unwrap_or_default()
+}
+
+/// Refuses prefetched resources of another type than the key's template reads (a Patient
+/// where Observations were asked for...). Medications may come with MedicationRequests.
+fn of_template_type(template: &str, given: &[Located]) -> Result<(), ApiError> {
+    let expected = template_type(template);
+    let problems: Vec<Problem> = given
+        .iter()
+        .filter(|l| {
+            let t = l.json.get("resourceType").and_then(Value::as_str);
+            !(t == Some(expected)
+                || t == Some("OperationOutcome")
+                || (expected == "MedicationRequest" && t == Some("Medication")))
+        })
+        .take(20)
+        .map(|l| {
+            Problem::at(
+                &l.path,
+                format!(
+                    "must be a {expected}: this prefetch key's template reads {expected} resources"
+                ),
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(problems))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn prefetched_resources_must_be_of_the_templates_type() {
+        let located = |t: &str| Located {
+            path: "prefetch.patient".into(),
+            json: json!({"resourceType": t, "id": "x"}),
+            full_url: None,
+        };
+        assert_eq!(template_type("Patient/{{context.patientId}}"), "Patient");
+        assert_eq!(template_type("Observation?patient=1"), "Observation");
+        assert!(of_template_type("Patient/{{context.patientId}}", &[located("Patient")]).is_ok());
+        let e = of_template_type("Patient/{{context.patientId}}", &[located("Observation")])
+            .unwrap_err();
+        assert_eq!(e.status.as_u16(), 400);
+        assert_eq!(e.problems[0].path, "prefetch.patient");
+        assert!(of_template_type("MedicationRequest?patient=1", &[located("Medication")]).is_ok());
+    }
 
     fn ctx(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()

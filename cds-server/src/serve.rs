@@ -1,5 +1,6 @@
-//! Running the server: logging, binding, reloading rulesets on change or SIGHUP, graceful
-//! shutdown on Ctrl-C or SIGTERM.
+//! Running the server: logging, the secure-by-default check (no authentication only on a
+//! loopback address, unless `--insecure-no-auth`), binding, TLS, reloading rulesets on change
+//! or SIGHUP, graceful shutdown on Ctrl-C or SIGTERM.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +14,18 @@ use crate::state::AppState;
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The rulesets did not load.
-    #[error("rulesets: {0}")]
-    Rulesets(#[from] cds_rules::engine::EngineError),
+    /// The rulesets, auth, tenants or audit store could not be set up.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// No trusted clients, on an address other machines can reach.
+    #[error("refusing to serve {addr} without authentication: configure [[auth.clients]] (see the README's security section), listen on a loopback address, or pass --insecure-no-auth")]
+    Insecure {
+        /// The address.
+        addr: std::net::SocketAddr,
+    },
+    /// The TLS configuration is wrong.
+    #[error("tls: {0}")]
+    Tls(#[from] crate::listen::ListenError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -49,6 +59,8 @@ pub async fn serve(
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), ServeError> {
     let state = Arc::new(AppState::new(config.clone())?);
+    check_secure(&state)?;
+    let tls = crate::listen::tls_acceptor(&config.tls)?;
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServeError::Bind {
@@ -61,15 +73,66 @@ pub async fn serve(
         %addr,
         services = rules.services.len(),
         rulesets = rules.engine.rulesets().len(),
+        tls = tls.is_some(),
+        mutual_tls = config.tls.client_ca.is_some(),
+        authentication = state.verifier.enabled(),
+        tenants = state.tenants.ids().len(),
+        audit = %state.audit.describe(),
         "CDS Hooks service listening"
     );
     drop(rules);
     spawn_reloaders(state.clone());
     ready(addr);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let l = &config.limits;
+    let limits = crate::listen::ConnectionLimits {
+        max_connections: l.max_connections.max(1),
+        header_read_timeout: Duration::from_millis(l.header_read_timeout_ms.max(1)),
+        tls_handshake_timeout: Duration::from_millis(l.tls_handshake_timeout_ms.max(1)),
+        idle_timeout: Duration::from_millis(l.idle_timeout_ms.max(1)),
+        ..crate::listen::ConnectionLimits::default()
+    };
+    crate::listen::serve(listener, router(state.clone()), tls, limits, shutdown()).await?;
+    // Everything audited before the stop is stored before the process ends.
+    if let Err(e) = state.audit.flush().await {
+        tracing::error!(error = %e, "the audit store could not be flushed");
+    }
     Ok(())
+}
+
+/// Secure by default: without trusted clients, serve only on loopback, or when told to.
+fn check_secure(state: &AppState) -> Result<(), ServeError> {
+    let addr = state.config.addr;
+    if state.verifier.enabled() {
+        if state.config.insecure_no_auth {
+            tracing::warn!("insecure_no_auth is ignored: trusted clients are configured");
+        }
+        if state.config.auth.audience_base.is_none() {
+            tracing::warn!(
+                "auth.audience_base is not set: token audiences are checked against the Host the request names; set it to the public URL"
+            );
+        }
+        if state.config.tls.cert.is_none() && !addr.ip().is_loopback() {
+            tracing::warn!("TLS is off: tokens and patient data cross the network in clear unless a proxy terminates TLS");
+        }
+        return Ok(());
+    }
+    if addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "authentication is OFF (no [[auth.clients]] configured): serving on loopback only, every local caller is admin"
+        );
+        Ok(())
+    } else if state.config.insecure_no_auth {
+        for _ in 0..3 {
+            tracing::error!(
+                %addr,
+                "INSECURE: authentication is OFF on an address other machines can reach (--insecure-no-auth); anyone who can connect can send patient data and administer this server"
+            );
+        }
+        Ok(())
+    } else {
+        Err(ServeError::Insecure { addr })
+    }
 }
 
 fn spawn_reloaders(state: Arc<AppState>) {

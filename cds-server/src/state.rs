@@ -1,5 +1,6 @@
 //! What the handlers share: configuration, the loaded rules (swapped whole on reload), the
-//! FHIR client, metrics and the short-lived map from card uuids to rules (for feedback).
+//! token verifier and tenants, the audit store, the FHIR client, metrics and the short-lived
+//! map from card uuids to rules (for feedback).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -49,6 +50,8 @@ impl Rules {
 /// What a card uuid stands for (kept a while for feedback; no patient data).
 #[derive(Debug, Clone)]
 pub struct CardRef {
+    /// The tenant it was answered to (feedback from another tenant does not count for it).
+    pub tenant: String,
     /// The service that answered it.
     pub service: String,
     /// Its ruleset.
@@ -57,6 +60,23 @@ pub struct CardRef {
     pub rule: String,
     /// The override reason codes it offered.
     pub reasons: Vec<String>,
+}
+
+/// Why the server's state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The rulesets did not load.
+    #[error("rulesets: {0}")]
+    Rulesets(#[from] EngineError),
+    /// The `[auth]` section is wrong.
+    #[error("auth: {0}")]
+    Auth(#[from] crate::auth::AuthConfigError),
+    /// The `[[tenants]]` are wrong.
+    #[error(transparent)]
+    Tenants(#[from] crate::tenants::TenantError),
+    /// The audit store cannot be opened.
+    #[error("audit: {0}")]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// The shared state of the server.
@@ -77,18 +97,38 @@ pub struct AppState {
     pub reload_problems: ArcSwap<Vec<String>>,
     /// Registered devices and their readings (memory only).
     pub devices: crate::devices::Devices,
+    /// Checks client tokens (disabled when no clients are configured).
+    pub verifier: crate::auth::Verifier,
+    /// The tenants and their rulesets.
+    pub tenants: crate::tenants::Tenants,
+    /// The audit store (also feedback counts).
+    pub audit: crate::audit::Audit,
 }
 
 impl AppState {
     /// Loads the configured rulesets and builds the state.
-    pub fn new(config: Config) -> Result<AppState, EngineError> {
+    pub fn new(config: Config) -> Result<AppState, StateError> {
         let engine = Engine::load(&config.rulesets)?;
-        Ok(AppState::with_engine(config, engine))
+        AppState::with_engine(config, engine)
     }
 
-    /// State around an engine already loaded.
-    pub fn with_engine(config: Config, engine: Engine) -> AppState {
-        AppState {
+    /// State around an engine already loaded: checks the auth and tenants configuration and
+    /// opens the audit store.
+    pub fn with_engine(config: Config, engine: Engine) -> Result<AppState, StateError> {
+        let verifier = crate::auth::Verifier::new(&config.auth)?;
+        let tenants = crate::tenants::Tenants::new(&config.tenants)?;
+        tenants.check_clients(
+            config
+                .auth
+                .clients
+                .iter()
+                .map(|c| (c.iss.as_str(), c.tenant.as_str())),
+        )?;
+        let audit = crate::audit::Audit::open(&config.audit)?;
+        Ok(AppState {
+            verifier,
+            tenants,
+            audit,
             schemas: Schemas::new().expect("the embedded schemas compile (checked by tests)"),
             fetcher: Fetcher::new(config.fetch.clone()),
             rules: ArcSwap::from_pointee(Rules::new(engine)),
@@ -100,7 +140,7 @@ impl AppState {
             reload_problems: ArcSwap::from_pointee(Vec::new()),
             devices: crate::devices::Devices::new(&config.devices),
             config,
-        }
+        })
     }
 
     /// Reloads the rulesets folder. A file that fails the checker keeps its previous version

@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// The rulesets folder (default ./rulesets).
     #[arg(long, value_name = "DIR")]
     rulesets: Option<PathBuf>,
+    /// Serve without authentication on a non-loopback address. Anyone who can connect can
+    /// send patient data and administer the server; logged loudly. Not needed on loopback.
+    #[arg(long)]
+    insecure_no_auth: bool,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
@@ -31,14 +35,22 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(r) = &args.rulesets {
         config.rulesets = r.clone();
     }
+    if args.insecure_no_auth {
+        config.insecure_no_auth = true;
+    }
     cds_server::serve::init_logging(config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let scheme = if config.tls.cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     runtime.block_on(cds_server::serve::serve(config, |addr| {
         // The one line on stdout: tests and scripts read the bound address from it.
-        println!("listening on http://{addr}");
+        println!("listening on {scheme}://{addr}");
     }))?;
     Ok(ExitCode::SUCCESS)
 }

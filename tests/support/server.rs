@@ -44,7 +44,10 @@ impl Server {
         let log = std::fs::File::create(log_dir.join(format!("{name}.log"))).unwrap();
         let rulesets = root().join("rulesets");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cds"));
-        cmd.args(["serve", "--addr", "127.0.0.1:0"]);
+        cmd.arg("serve");
+        if !extra.contains(&"--addr") {
+            cmd.args(["--addr", "127.0.0.1:0"]);
+        }
         if !extra.contains(&"--rulesets") {
             cmd.arg("--rulesets").arg(&rulesets);
         }
@@ -52,6 +55,15 @@ impl Server {
             .current_dir(root())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
+        // Each server's audit store is its own file under target/, never the repository root.
+        // A fresh store for every start.
+        if !env.iter().any(|(k, _)| k.starts_with("CDS_AUDIT__")) {
+            let store = log_dir.join(format!("{name}.audit.sqlite"));
+            for suffix in ["", "-wal", "-shm", ".key"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", store.display()));
+            }
+            cmd.env("CDS_AUDIT__SQLITE_PATH", store);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -78,6 +90,41 @@ impl Server {
     pub fn log(name: &str) -> String {
         std::fs::read_to_string(root().join(format!("target/test-logs/{name}.log")))
             .unwrap_or_default()
+    }
+
+    /// Stops the server as an operator would (SIGTERM), waiting for it to finish: everything
+    /// it audited is stored by then. Returns whether it exited cleanly.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// A request to `path` with an optional bearer token: status, headers and body text.
+    pub fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut r = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some((ct, bytes)) = body {
+            r = r.header("content-type", ct).body(bytes);
+        }
+        let r = r.send().unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, headers, r.text().unwrap())
     }
 
     /// GET `path`: status and body (JSON when it parses, else a string).

@@ -29,11 +29,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use cds_core::temporal::DateTime;
 use serde_json::Value;
 
+use crate::access::Access;
 use crate::body::JsonBody;
+use crate::hooks::Answered;
+use crate::observe::CallFacts;
 use crate::outcome::ApiError;
 use crate::record::{self, Located};
 use crate::state::AppState;
@@ -76,9 +79,10 @@ fn unknown_device() -> ApiError {
 /// `POST /devices`.
 async fn register(
     State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
-    match registered(&state, body) {
+    match registered(&state, &access, body) {
         Ok((status, device)) => {
             let mut res = (status, Json(device_summary(&state, &device))).into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("/devices/{}", device.id)) {
@@ -92,12 +96,14 @@ async fn register(
 
 fn registered(
     state: &AppState,
+    access: &Access,
     body: Result<JsonBody, ApiError>,
 ) -> Result<(StatusCode, RegisteredDevice), ApiError> {
     let JsonBody(body) = body?;
     state.schemas.device(&body).map_err(ApiError::invalid)?;
     let device = RegisteredDevice::from_device(&body)?;
-    let status = match state.devices.registry.register(device.clone()) {
+    let key = access.scoped(&device.id);
+    let status = match state.devices.registry.register_as(key, device.clone()) {
         None => StatusCode::CREATED,
         Some(previous) => {
             if previous.patient_id != device.patient_id {
@@ -105,7 +111,7 @@ fn registered(
                 state
                     .devices
                     .windows
-                    .forget_device(&previous.patient_id, &previous.id);
+                    .forget_device(&access.scoped(&previous.patient_id), &previous.id);
                 update_gauge(state);
             }
             StatusCode::OK
@@ -120,22 +126,30 @@ fn device_summary(state: &AppState, device: &RegisteredDevice) -> Value {
 }
 
 /// `GET /devices/{id}`.
-async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    match state.devices.registry.get(&id) {
+async fn show(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    Path(id): Path<String>,
+) -> Response {
+    match state.devices.registry.get(&access.scoped(&id)) {
         Some(device) => Json(device_summary(&state, &device)).into_response(),
         None => unknown_device().into_response(),
     }
 }
 
 /// `DELETE /devices/{id}`.
-async fn forget(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    let Some(device) = state.devices.registry.remove(&id) else {
+async fn forget(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(device) = state.devices.registry.remove(&access.scoped(&id)) else {
         return unknown_device().into_response();
     };
     state
         .devices
         .windows
-        .forget_device(&device.patient_id, &device.id);
+        .forget_device(&access.scoped(&device.patient_id), &device.id);
     update_gauge(&state);
     StatusCode::NO_CONTENT.into_response()
 }
@@ -143,16 +157,34 @@ async fn forget(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> R
 /// `POST /devices/{id}/observations`.
 async fn observations(
     State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
     Path(id): Path<String>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let limit = Duration::from_millis(state.config.limits.max_evaluation_ms);
-    let result = crate::limits::evaluation(limit, move || answer(&state, &id, query, body)).await;
-    match result {
-        Ok(v) => Json(v).into_response(),
+    let patient = state
+        .devices
+        .registry
+        .get(&access.scoped(&id))
+        .map(|d| d.patient_id.clone());
+    let a = access.clone();
+    let result =
+        crate::limits::evaluation(limit, move || answer(&state, &a, &id, query, body)).await;
+    let mut facts = CallFacts {
+        hook: Some(HOOK.to_string()),
+        patient_id: patient,
+        ..CallFacts::default()
+    };
+    let mut res = match result {
+        Ok(answered) => {
+            facts.cards_by_rule = answered.cards_by_rule;
+            Json(answered.body).into_response()
+        }
         Err(e) => e.into_response(),
-    }
+    };
+    res.extensions_mut().insert(facts);
+    res
 }
 
 /// The evaluation time: `?at=` (a FHIR dateTime; a `+` of an offset sent unencoded reads as a
@@ -170,11 +202,16 @@ fn evaluation_time(
 
 fn answer(
     state: &AppState,
+    access: &Access,
     id: &str,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     body: Result<JsonBody, ApiError>,
-) -> Result<Value, ApiError> {
-    let device = state.devices.registry.get(id).ok_or_else(unknown_device)?;
+) -> Result<Answered, ApiError> {
+    let device = state
+        .devices
+        .registry
+        .get(&access.scoped(id))
+        .ok_or_else(unknown_device)?;
     let at = evaluation_time(query)?;
     let JsonBody(body) = body?;
     let arrived = readings::from_body(
@@ -192,7 +229,10 @@ fn answer(
             json: Arc::new(l.json),
         })
         .collect();
-    let (window, _) = state.devices.windows.add(&device.patient_id, arrived);
+    let (window, _) = state
+        .devices
+        .windows
+        .add(&access.scoped(&device.patient_id), arrived);
     update_gauge(state);
     let located = window
         .readings()
@@ -213,10 +253,30 @@ fn answer(
     )
     .map_err(|_| ApiError::internal("the window of readings could not be read"))?;
     let rules = state.rules.load();
-    let evaluation = rules.engine.evaluate(&record, &at, Some(HOOK));
-    crate::hooks::answer_cards(state, &evaluation, |fired| {
-        format!("{}-{HOOK}", fired.ruleset)
-    })
+    let service_of = |fired: &cds_core::graph::FiredCard| format!("{}-{HOOK}", fired.ruleset);
+    if access.rulesets == crate::tenants::Rulesets::All {
+        let evaluation = rules.engine.evaluate(&record, &at, Some(HOOK));
+        return crate::hooks::answer_cards(state, access, &evaluation, service_of);
+    }
+    // A tenant's device services only: other tenants' rules are not evaluated.
+    let mut answered = Answered::default();
+    for service in rules
+        .services
+        .iter()
+        .filter(|s| s.hook == HOOK && access.sees(&s.ruleset))
+    {
+        let evaluation = rules.engine.evaluate_plan(&record, &at, &service.plan);
+        answered.merge(crate::hooks::answer_cards(
+            state,
+            access,
+            &evaluation,
+            service_of,
+        )?);
+    }
+    if !answered.body.is_object() {
+        answered.body = serde_json::json!({"cards": []});
+    }
+    Ok(answered)
 }
 
 fn update_gauge(state: &AppState) {
@@ -240,10 +300,9 @@ mod tests {
         rule fast\n  when pulse > 120 '/min'\n  then warning \"Fast\"\n";
 
     fn state() -> AppState {
-        AppState::with_engine(
-            Config::default(),
-            Engine::from_source("pulse.rules", RULES).unwrap(),
-        )
+        let mut config = Config::default();
+        config.audit.store = crate::audit::StoreKind::Memory;
+        AppState::with_engine(config, Engine::from_source("pulse.rules", RULES).unwrap()).unwrap()
     }
 
     fn watch(patient: &str) -> JsonBody {
@@ -261,14 +320,23 @@ mod tests {
             "effectiveDateTime": "2024-03-01T10:00:00Z",
             "valueQuantity": {"value": rate, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}});
         let at = HashMap::from([("at".to_string(), "2024-03-01T10:01:00Z".to_string())]);
-        answer(state, "w1", Ok(Query(at)), Ok(JsonBody(reading)))
+        answer(
+            state,
+            &Access::open(),
+            "w1",
+            Ok(Query(at)),
+            Ok(JsonBody(reading)),
+        )
+        .map(|a| a.body)
     }
 
     #[test]
     fn readings_are_evaluated_over_the_window_and_counted() {
         let state = state();
         assert_eq!(
-            registered(&state, Ok(watch("p1"))).unwrap().0,
+            registered(&state, &Access::open(), Ok(watch("p1")))
+                .unwrap()
+                .0,
             StatusCode::CREATED
         );
         let answer = post(&state, "p1", 130).unwrap();
@@ -289,11 +357,13 @@ mod tests {
     #[test]
     fn registering_for_another_patient_forgets_the_former_patients_readings() {
         let state = state();
-        registered(&state, Ok(watch("p1"))).unwrap();
+        registered(&state, &Access::open(), Ok(watch("p1"))).unwrap();
         post(&state, "p1", 130).unwrap();
         assert!(state.devices.windows.get("p1").is_some());
         assert_eq!(
-            registered(&state, Ok(watch("p2"))).unwrap().0,
+            registered(&state, &Access::open(), Ok(watch("p2")))
+                .unwrap()
+                .0,
             StatusCode::OK
         );
         assert!(state.devices.windows.get("p1").is_none());
@@ -304,10 +374,42 @@ mod tests {
     }
 
     #[test]
+    fn tenants_do_not_see_each_others_devices() {
+        let state = state();
+        let north = Access {
+            tenant: "north".into(),
+            client: "https://a".into(),
+            admin: false,
+            rulesets: crate::tenants::Rulesets::All,
+        };
+        registered(&state, &north, Ok(watch("p1"))).unwrap();
+        let at = HashMap::from([("at".to_string(), "2024-03-01T10:01:00Z".to_string())]);
+        let reading = json!({"resourceType": "Observation", "id": "o1", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2024-03-01T10:00:00Z",
+            "valueQuantity": {"value": 130, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}});
+        // The same device id, sent by another tenant (or with no tenant): unknown.
+        let e = answer(
+            &state,
+            &Access::open(),
+            "w1",
+            Ok(Query(at.clone())),
+            Ok(JsonBody(reading.clone())),
+        )
+        .unwrap_err();
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+        let a = answer(&state, &north, "w1", Ok(Query(at)), Ok(JsonBody(reading))).unwrap();
+        assert_eq!(a.body["cards"][0]["summary"], "Fast");
+        assert_eq!(a.cards_by_rule.get("pulse/fast"), Some(&1));
+        assert!(state.devices.windows.get("p1").is_none());
+    }
+
+    #[test]
     fn an_unknown_device_is_not_found_before_anything_else() {
         let state = state();
         let e = answer(
             &state,
+            &Access::open(),
             "nope",
             Ok(Query(HashMap::new())),
             Err(ApiError::unsupported_media_type()),

@@ -127,24 +127,31 @@ impl Registry {
         }
     }
 
-    /// Registers a device; returns the one it replaces, if its id was registered already.
+    /// Registers a device under its id; returns the one it replaces, if any.
     pub fn register(&self, device: RegisteredDevice) -> Option<Arc<RegisteredDevice>> {
+        self.register_as(device.id.clone(), device)
+    }
+
+    /// Registers a device under `key` (its id scoped to a tenant); returns the one it replaces.
+    pub fn register_as(
+        &self,
+        key: String,
+        device: RegisteredDevice,
+    ) -> Option<Arc<RegisteredDevice>> {
         let mut previous = None;
-        self.cache
-            .entry(device.id.clone())
-            .and_compute_with(|entry| {
-                previous = entry.map(|e| e.into_value());
-                Op::Put(Arc::new(device))
-            });
+        self.cache.entry(key).and_compute_with(|entry| {
+            previous = entry.map(|e| e.into_value());
+            Op::Put(Arc::new(device))
+        });
         previous
     }
 
-    /// The device with this id (using it keeps it registered).
+    /// The device under this key (using it keeps it registered).
     pub fn get(&self, id: &str) -> Option<Arc<RegisteredDevice>> {
         self.cache.get(id)
     }
 
-    /// Forgets a device; returns it if it was registered.
+    /// Forgets the device under this key; returns it if it was registered.
     pub fn remove(&self, id: &str) -> Option<Arc<RegisteredDevice>> {
         match self
             .cache

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use cds_core::graph::Value as GraphValue;
 use cds_core::temporal::DateTime;
 use cds_rules::compile::CompiledRuleset;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use super::guidance::{self, RulesetResult, Subject};
 use super::params::{self, EvaluateRequest};
 use super::{fhir_json, needs};
+use crate::access::Access;
 use crate::body::JsonBody;
 use crate::metrics::CardLabels;
 use crate::outcome::{ApiError, Problem};
@@ -29,6 +31,7 @@ pub const METRICS_SERVICE: &str = "fhir/$cds-evaluate";
 /// `POST /fhir/$cds-evaluate`.
 pub async fn evaluate(
     State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
     headers: HeaderMap,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
@@ -40,7 +43,7 @@ pub async fn evaluate(
     let limit = Duration::from_millis(state.config.limits.max_evaluation_ms);
     let result = match body {
         Ok(JsonBody(b)) => {
-            crate::limits::evaluation(limit, move || answer(&state, b, &request_id)).await
+            crate::limits::evaluation(limit, move || answer(&state, &access, b, &request_id)).await
         }
         Err(e) => Err(e),
     };
@@ -50,11 +53,16 @@ pub async fn evaluate(
     }
 }
 
-fn answer(state: &AppState, body: Value, request_id: &str) -> Result<Value, ApiError> {
+fn answer(
+    state: &AppState,
+    access: &Access,
+    body: Value,
+    request_id: &str,
+) -> Result<Value, ApiError> {
     let req = params::parse(body)?;
     let rules = state.rules.load_full();
     let engine = &rules.engine;
-    let chosen = choose(engine, &req)?;
+    let chosen = choose(engine, access, &req)?;
     let at = match req.at {
         Some(t) => t,
         None => DateTime::now_utc().map_err(|_| ApiError::internal("the clock cannot be read"))?,
@@ -86,7 +94,7 @@ fn answer(state: &AppState, body: Value, request_id: &str) -> Result<Value, ApiE
                 .metrics
                 .cards
                 .get_or_create(&CardLabels {
-                    tenant: String::new(),
+                    tenant: access.tenant.clone(),
                     service: METRICS_SERVICE.to_string(),
                     ruleset: fired.ruleset.clone(),
                     rule: fired.rule.clone(),
@@ -127,15 +135,21 @@ fn answer(state: &AppState, body: Value, request_id: &str) -> Result<Value, ApiE
 /// are refused at their parameter's path.
 fn choose<'e>(
     engine: &'e Engine,
+    access: &Access,
     req: &EvaluateRequest,
 ) -> Result<Vec<&'e CompiledRuleset>, ApiError> {
-    let all = engine.rulesets();
+    // Rulesets of other tenants do not exist, for this caller.
+    let all: Vec<&CompiledRuleset> = engine
+        .rulesets()
+        .iter()
+        .filter(|rs| access.sees(&rs.name))
+        .collect();
     let hook = req.hook.as_ref();
     let answers = |rs: &CompiledRuleset| hook.is_none_or(|h| rs.hooks.contains(&h.value));
     let mut problems = Vec::new();
     let mut chosen: Vec<&CompiledRuleset> = Vec::new();
     if req.rulesets.is_empty() {
-        chosen = all.iter().filter(|rs| answers(rs)).collect();
+        chosen = all.iter().copied().filter(|rs| answers(rs)).collect();
         if let (Some(h), true) = (hook, chosen.is_empty()) {
             problems.push(Problem::at(
                 &h.path,
@@ -144,7 +158,7 @@ fn choose<'e>(
         }
     }
     for named in &req.rulesets {
-        match all.iter().find(|rs| rs.name == named.value) {
+        match all.iter().copied().find(|rs| rs.name == named.value) {
             None => problems.push(Problem::at(
                 &named.path,
                 "no loaded ruleset has this name; GET /cds-services lists the services, \

@@ -1,0 +1,148 @@
+//! Who is calling, and what they may see: every request but health, readiness and the OpenAPI
+//! document passes [`authenticate`], which checks the CDS Hooks client JWT ([`crate::auth`]) for
+//! the exact URL called and puts the caller's [`Access`] — tenant, client, admin role, enabled
+//! rulesets — into the request for the handlers. Any failure is a bare 401; the reason goes to
+//! the log and the `cds_auth_denied_total` metric as a short slug, never the token.
+//!
+//! Without trusted clients (loopback quick start, or `--insecure-no-auth`) every caller gets
+//! [`Access::open`]: no tenant, every ruleset, admin.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::listen::PeerInfo;
+use crate::metrics::DeniedLabels;
+use crate::outcome::ApiError;
+use crate::state::AppState;
+use crate::tenants::Rulesets;
+
+/// The caller of a request, as the handlers see it.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// The caller's tenant; empty when authentication is off.
+    pub tenant: String,
+    /// The caller's issuer (`iss`); empty when authentication is off.
+    pub client: String,
+    /// Whether the token carries the admin role (always, when authentication is off).
+    pub admin: bool,
+    /// The rulesets the tenant sees.
+    pub rulesets: Rulesets,
+}
+
+impl Access {
+    /// Full access: authentication is off.
+    pub fn open() -> Access {
+        Access {
+            tenant: String::new(),
+            client: String::new(),
+            admin: true,
+            rulesets: Rulesets::All,
+        }
+    }
+
+    /// Whether the caller sees the ruleset named `name`.
+    pub fn sees(&self, ruleset: &str) -> bool {
+        self.rulesets.contains(ruleset)
+    }
+
+    /// The key of `id` in a map shared by all tenants (devices, windows): tenants never meet.
+    pub fn scoped(&self, id: &str) -> String {
+        if self.tenant.is_empty() {
+            id.to_string()
+        } else {
+            format!("{}\u{1f}{id}", self.tenant)
+        }
+    }
+
+    /// 403 unless the caller has the admin role.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "this needs a token with the admin role for your tenant",
+            ))
+        }
+    }
+}
+
+/// Routes anyone may call: liveness, readiness and the OpenAPI document.
+pub fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+}
+
+/// The middleware: checks the caller's token and puts its [`Access`] into the request (and the
+/// response, for the request log and the audit record).
+pub async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if is_public(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let access = if state.verifier.enabled() {
+        let audience = audience(&state, &req);
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let checked = state.verifier.verify(authorization, &audience).await;
+        let caller = match checked {
+            Ok(c) => c,
+            Err(denied) => return refused(&state, denied.reason()),
+        };
+        let Some(rulesets) = state.tenants.rulesets(&caller.tenant) else {
+            return refused(&state, "unknown-tenant");
+        };
+        Access {
+            rulesets: rulesets.clone(),
+            tenant: caller.tenant,
+            client: caller.iss,
+            admin: caller.admin,
+        }
+    } else {
+        Access::open()
+    };
+    req.extensions_mut().insert(access.clone());
+    let mut res = next.run(req).await;
+    res.extensions_mut().insert(access);
+    res
+}
+
+/// The exact URL called, as the token's `aud` must name it: `auth.audience_base` and the path,
+/// else the scheme and `Host` the request came with and the path.
+fn audience(state: &AppState, req: &Request) -> String {
+    let path = req.uri().path();
+    if let Some(base) = &state.config.auth.audience_base {
+        return format!("{}{path}", base.trim_end_matches('/'));
+    }
+    let tls = req.extensions().get::<PeerInfo>().is_some_and(|p| p.tls);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    format!("{}://{host}{path}", if tls { "https" } else { "http" })
+}
+
+/// The bare 401.
+fn refused(state: &AppState, reason: &'static str) -> Response {
+    state
+        .metrics
+        .auth_denied
+        .get_or_create(&DeniedLabels {
+            reason: reason.to_string(),
+        })
+        .inc();
+    tracing::info!(reason, "authentication refused");
+    let mut res = StatusCode::UNAUTHORIZED.into_response();
+    res.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    res
+}
