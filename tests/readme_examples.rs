@@ -66,3 +66,42 @@ fn readme_curl_examples_work_as_printed() {
         }
     }
 }
+
+/// The fenced ```toml blocks of a Markdown text.
+fn toml_blocks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match (&mut current, line.trim()) {
+            (None, "```toml") => current = Some(String::new()),
+            (Some(_), "```") => out.push(current.take().unwrap()),
+            (Some(c), _) => {
+                c.push_str(line);
+                c.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every configuration printed in the README and docs/server.md is one the server reads
+/// (unknown keys are errors), so the examples cannot drift from the code.
+#[test]
+fn readme_and_docs_configurations_are_read_by_the_server() {
+    let dir = root().join("target/test-logs/readme-toml");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut n = 0;
+    for doc in ["README.md", "docs/server.md"] {
+        let text = std::fs::read_to_string(root().join(doc)).unwrap();
+        for (i, block) in toml_blocks(&text).into_iter().enumerate() {
+            let file = dir.join(format!("{}-{i}.toml", doc.replace('/', "-")));
+            std::fs::write(&file, &block).unwrap();
+            if let Err(e) = cds_server::config::Config::load(Some(&file)) {
+                panic!("{doc}, TOML block {i}: {e}\n{block}");
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 4, "found {n} TOML blocks");
+}

@@ -274,6 +274,31 @@ mod tests {
         });
     }
 
+    /// The example at the top of this module is a configuration the server reads.
+    #[test]
+    fn the_documented_example_is_read() {
+        let source = include_str!("config.rs");
+        let example: String = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("//!"))
+            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+            .skip_while(|l| !l.starts_with("```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("```"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(example.contains("[[tenants]]"), "{example}");
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("cds.toml", &example)?;
+            let c = Config::load(Some(Path::new("cds.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.auth.clients[0].tenant, "north");
+            assert_eq!(c.tenants[0].rulesets, ["news2", "potassium"]);
+            assert!(c.tls.client_ca.is_some());
+            assert_eq!(c.limits.max_json_depth, 64);
+            Ok(())
+        });
+    }
+
     #[test]
     fn unknown_keys_are_errors_that_name_them() {
         figment::Jail::expect_with(|jail| {
