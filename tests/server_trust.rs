@@ -903,6 +903,10 @@ fn exercise(name: &str, extra: &str) -> (String, String) {
         None,
     );
     assert_eq!(s, 200, "{events}");
+    assert!(
+        metrics.contains("cds_audit_store{count=\"failing\"} 0"),
+        "{metrics}"
+    );
     assert!(server.stop(), "the server stops cleanly on SIGTERM");
     let log = Server::log(name);
     for (what, text) in [("log", &log), ("metrics", &metrics)] {

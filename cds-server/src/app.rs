@@ -108,6 +108,7 @@ async fn metrics(
     if let Err(e) = access.require_admin() {
         return e.into_response();
     }
+    state.metrics.set_audit(&state.audit.stats());
     let text = if access.tenant.is_empty() {
         state.metrics.render()
     } else {

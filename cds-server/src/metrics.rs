@@ -101,6 +101,15 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Patients with a device window.
     pub device_windows: Gauge,
+    /// The audit store's counts (set from [`crate::audit::Audit::stats`] when rendered).
+    pub audit: Family<AuditLabels, Gauge>,
+}
+
+/// Labels of the audit store's counts.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AuditLabels {
+    /// `written`, `write_failures`, `rejected`, `lost`, or `failing` (1 while writes fail).
+    pub count: String,
 }
 
 fn latency_histogram() -> Histogram {
@@ -121,6 +130,7 @@ impl Default for Metrics {
             auth_denied: Family::default(),
             in_flight: Gauge::default(),
             device_windows: Gauge::default(),
+            audit: Family::default(),
         };
         {
             let mut r = m.registry.lock().expect("metrics registry");
@@ -160,6 +170,11 @@ impl Default for Metrics {
                 m.in_flight.clone(),
             );
             r.register(
+                "audit_store",
+                "The audit store: operations written, failed writes (retried), rejected, lost, and whether writes are failing now",
+                m.audit.clone(),
+            );
+            r.register(
                 "device_windows",
                 "Patients with an in-memory window of device readings",
                 m.device_windows.clone(),
@@ -170,6 +185,24 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Sets the audit store's gauges.
+    pub fn set_audit(&self, stats: &crate::audit::AuditStats) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        for (count, n) in [
+            ("written", clamp(stats.written)),
+            ("write_failures", clamp(stats.write_failures)),
+            ("rejected", clamp(stats.rejected)),
+            ("lost", clamp(stats.lost)),
+            ("failing", i64::from(stats.failing)),
+        ] {
+            self.audit
+                .get_or_create(&AuditLabels {
+                    count: count.to_string(),
+                })
+                .set(n);
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

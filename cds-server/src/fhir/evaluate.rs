@@ -21,6 +21,7 @@ use super::{fhir_json, needs};
 use crate::access::Access;
 use crate::body::JsonBody;
 use crate::metrics::CardLabels;
+use crate::observe::CallFacts;
 use crate::outcome::{ApiError, Problem};
 use crate::record::{self, Located};
 use crate::state::AppState;
@@ -48,17 +49,22 @@ pub async fn evaluate(
         Err(e) => Err(e),
     };
     match result {
-        Ok(bundle) => fhir_json(StatusCode::OK, &bundle),
+        Ok((bundle, facts)) => {
+            let mut res = fhir_json(StatusCode::OK, &bundle);
+            res.extensions_mut().insert(facts);
+            res
+        }
         Err(e) => e.into_response(),
     }
 }
 
+/// The Bundle of GuidanceResponses, and what the audit records of the call.
 fn answer(
     state: &AppState,
     access: &Access,
     body: Value,
     request_id: &str,
-) -> Result<Value, ApiError> {
+) -> Result<(Value, CallFacts), ApiError> {
     let req = params::parse(body)?;
     let rules = state.rules.load_full();
     let engine = &rules.engine;
@@ -76,6 +82,15 @@ fn answer(
         located,
         state.config.limits.max_resources,
     )?;
+    let mut facts = CallFacts {
+        hook: req
+            .hook
+            .as_ref()
+            .map(|h| h.value.clone())
+            .filter(|h| crate::observe::is_opaque_id(h)),
+        patient_id: Some(patient_id.clone()),
+        ..CallFacts::default()
+    };
     let patient = format!("Patient/{patient_id}");
     let at_text = at.to_string();
     let subject = Subject {
@@ -90,6 +105,10 @@ fn answer(
         let evaluation = engine.evaluate_plan(&record, &at, &plan);
         let cards = evaluation.cards();
         for fired in cards {
+            *facts
+                .cards_by_rule
+                .entry(format!("{}/{}", fired.ruleset, fired.rule))
+                .or_insert(0) += 1;
             state
                 .metrics
                 .cards
@@ -127,7 +146,7 @@ fn answer(
             guidance::guidance_response(&result, subject),
         ));
     }
-    Ok(guidance::bundle(entries))
+    Ok((guidance::bundle(entries), facts))
 }
 
 /// The rulesets to evaluate, in the order asked for (deduplicated), or every loaded one
