@@ -86,7 +86,7 @@ pub async fn authenticate(
         return next.run(req).await;
     }
     let access = if state.verifier.enabled() {
-        let audience = audience(&state, &req);
+        let audience = audience(state.config.auth.audience_base.as_deref(), &req);
         let authorization = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -116,9 +116,9 @@ pub async fn authenticate(
 
 /// The exact URL called, as the token's `aud` must name it: `auth.audience_base` and the path,
 /// else the scheme and `Host` the request came with and the path.
-fn audience(state: &AppState, req: &Request) -> String {
+fn audience(base: Option<&str>, req: &Request) -> String {
     let path = req.uri().path();
-    if let Some(base) = &state.config.auth.audience_base {
+    if let Some(base) = base {
         return format!("{}{path}", base.trim_end_matches('/'));
     }
     let tls = req.extensions().get::<PeerInfo>().is_some_and(|p| p.tls);
@@ -145,4 +145,55 @@ fn refused(state: &AppState, reason: &'static str) -> Response {
     res.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    fn req(uri: &str, host: &str, tls: bool) -> Request {
+        let mut r = axum::http::Request::builder()
+            .uri(uri)
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap();
+        r.extensions_mut().insert(PeerInfo {
+            tls,
+            client_cert_sha256: None,
+        });
+        r
+    }
+
+    #[test]
+    fn the_audience_is_the_exact_url_called_without_the_query() {
+        let r = req("/cds-services/a-patient-view?x=1", "cds.local:8443", true);
+        assert_eq!(
+            audience(None, &r),
+            "https://cds.local:8443/cds-services/a-patient-view"
+        );
+        assert_eq!(
+            audience(Some("https://cds.example.org/"), &r),
+            "https://cds.example.org/cds-services/a-patient-view"
+        );
+        let r = req("/cds-services", "127.0.0.1:8080", false);
+        assert_eq!(audience(None, &r), "http://127.0.0.1:8080/cds-services");
+    }
+
+    #[test]
+    fn tenants_get_their_own_keys_and_admin_is_checked() {
+        let open = Access::open();
+        assert_eq!(open.scoped("w1"), "w1");
+        assert!(open.sees("anything") && open.require_admin().is_ok());
+        let north = Access {
+            tenant: "north".into(),
+            client: "https://ehr".into(),
+            admin: false,
+            rulesets: Rulesets::Only(Arc::new(["news2".to_string()].into())),
+        };
+        assert_ne!(north.scoped("w1"), open.scoped("w1"));
+        assert!(north.sees("news2") && !north.sees("aki"));
+        assert_eq!(north.require_admin().unwrap_err().status.as_u16(), 403);
+        assert!(is_public("/healthz") && !is_public("/metrics") && !is_public("/admin/audit"));
+    }
 }
