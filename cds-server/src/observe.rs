@@ -11,7 +11,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower_http::request_id::RequestId;
 
 use crate::access::Access;
@@ -87,6 +87,16 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         .and_then(|r| r.header_value().to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let audited = kind(&method, &route);
+    if audited.is_some() && state.audit.saturated() {
+        // Every such call must leave its record; while the store is down and the queue full,
+        // calls are shed rather than answered unaudited or kept waiting.
+        return crate::outcome::ApiError::unavailable(
+            "the audit store is unavailable; retry shortly",
+            5,
+        )
+        .into_response();
+    }
     state.metrics.in_flight.inc();
     let res = next.run(req).await;
     state.metrics.in_flight.dec();
@@ -129,7 +139,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         "request"
     );
-    if let Some(kind) = kind(&method, &route) {
+    if let Some(kind) = audited {
         let facts = res
             .extensions()
             .get::<CallFacts>()

@@ -390,6 +390,12 @@ impl Audit {
     pub fn stats(&self) -> AuditStats {
         self.inner.shared.stats()
     }
+
+    /// Whether the store is failing and its queue is full: a record sent now would wait for
+    /// the store to come back. The server sheds calls (503) rather than answer unaudited.
+    pub fn saturated(&self) -> bool {
+        self.inner.tx.capacity() == 0 && self.inner.shared.stats().failing
+    }
 }
 
 #[cfg(test)]

@@ -643,3 +643,19 @@ async fn postgres_connections_lost_are_opened_again_without_losing_records() {
     let stats = audit.stats();
     assert_eq!((stats.written, stats.lost, stats.rejected), (4, 0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_with_a_full_queue_is_saturated() {
+    let (audit, _ops) = flaky(1_000_000);
+    assert!(!audit.saturated());
+    // The queue holds 4; the writer holds one more while it retries.
+    for s in 0..5 {
+        audit.record(call("s", s)).await;
+    }
+    let start = Instant::now();
+    while !audit.saturated() && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(audit.stats().failing);
+    assert!(audit.saturated(), "failing, and the queue is full");
+}
