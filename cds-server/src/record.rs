@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use cds_core::data::validate::validate_json;
-use cds_core::data::{PatientRecord, Resource, Source};
+use cds_core::data::{LoadErrorKind, PatientRecord, Resource, Source};
 use serde_json::{json, Value};
 
 use crate::outcome::{ApiError, Problem};
@@ -129,6 +129,18 @@ fn subject_refs(json: &Value) -> Vec<(&'static str, &str)> {
     out
 }
 
+/// A load error as the client is told it: an unknown `resourceType` is not named (a client's
+/// value — an MRN, a name — must not come back in the answer, even when it looks like a type).
+fn load_message(kind: &LoadErrorKind) -> String {
+    match kind {
+        LoadErrorKind::UnknownResourceType { .. } => {
+            "is not a FHIR R4 resource type (see http://hl7.org/fhir/R4/resourcelist.html)"
+                .to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Builds the record of `patient_id` (named `whose` in messages: `context.patientId`, "the
 /// device's patient", ...) from located resources: every resource is checked
 /// (FHIR R4 shape of the types the engine reads), each must be about that patient, and a
@@ -173,7 +185,7 @@ pub fn build(
             Err(e) => {
                 problems.push(Problem::at(
                     format!("{path}.resourceType"),
-                    e.kind.to_string(),
+                    load_message(&e.kind),
                 ));
                 continue;
             }
@@ -257,6 +269,20 @@ mod tests {
                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
                "subject": {"reference": subject}, "effectiveDateTime": "2024-01-01",
                "valueQuantity": {"value": 150, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}})
+    }
+
+    /// Found by the `request` fuzz target (fuzz/regressions/request/resource-type-echo.json).
+    #[test]
+    fn fuzz_regression_unknown_resource_type_is_not_echoed() {
+        let located = vec![Located {
+            path: "prefetch.p".into(),
+            json: json!({"resourceType": "SECRET"}),
+            full_url: None,
+        }];
+        let e = build("p1", "context.patientId", located, 10).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.problems[0].path, "prefetch.p.resourceType");
+        assert!(!format!("{e:?}").contains("SECRET"), "{e:?}");
     }
 
     #[test]
