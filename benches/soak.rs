@@ -753,6 +753,28 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i.clamp(1, sorted.len()) - 1]) / 1000.0
 }
 
+/// The least-squares slope of RSS over time, in MiB per minute, of the samples taken in the
+/// second half of the run (when caches that fill by design have filled); `None` with fewer
+/// than 3 such samples.
+fn trend(samples: &[(f64, u64)], seconds: f64) -> Option<(f64, usize)> {
+    let late: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|(t, _)| *t >= seconds / 2.0)
+        .map(|(t, r)| (*t / 60.0, mib(*r)))
+        .collect();
+    if late.len() < 3 {
+        return None;
+    }
+    let n = late.len() as f64;
+    let (mx, my) = (
+        late.iter().map(|p| p.0).sum::<f64>() / n,
+        late.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = late.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    let sxy: f64 = late.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| (sxy / sxx, late.len()))
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -1003,6 +1025,13 @@ fn report(
         .map(|(t, r)| format!("{:.0}s={:.1}", t, mib(*r)))
         .collect();
     println!("RSS every 10 s (MiB): {}", series.join(" "));
+    let slope = trend(&samples, seconds);
+    match slope {
+        Some((m, n)) => println!(
+            "RSS trend over the second half of the run: {m:+.2} MiB/min (least squares, {n} samples)"
+        ),
+        None => println!("RSS trend: too few samples (runs shorter than a minute have none)"),
+    }
     let (how, probe_bad) = match probe {
         Ok((413, _, false)) => ("413, connection kept open".to_string(), false),
         Ok((413, true, true)) => ("413 with Connection: close, then closed".to_string(), false),
@@ -1045,7 +1074,7 @@ fn report(
     println!(
         "SOAK requests={} seconds={:.1} rps={:.1} s2xx={} s4xx={} s5xx={} errors={} mismatches={} \
          warmup_bad={} valid_p50_ms={:.2} valid_p99_ms={:.2} valid_max_ms={:.2} rss_start_kib={} \
-         rss_end_kib={} rss_max_kib={} rss_ratio={:.3} cards={} oversized_probe_ok={}",
+         rss_end_kib={} rss_max_kib={} rss_ratio={:.3} rss_trend_mib_per_min={} cards={} oversized_probe_ok={}",
         total.requests,
         seconds,
         rps,
@@ -1062,6 +1091,7 @@ fn report(
         rss_end,
         rss_max,
         ratio,
+        slope.map_or("none".to_string(), |(m, _)| format!("{m:.2}")),
         valid_cards,
         !probe_bad
     );
