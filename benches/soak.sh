@@ -58,7 +58,7 @@ print(exe[-1])')
 else
   # The newest soak driver cargo built (benches land in release/deps with a hash).
   SOAK_BIN=$(find "$TARGET/release/deps" -maxdepth 1 -type f -name 'soak-*' -perm -u+x \
-    -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -n1 | cut -d' ' -f2-)
+    -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -n1 | cut -d' ' -f2-) || SOAK_BIN=
 fi
 [ -x "$CDS_BIN" ] || die "$CDS_BIN missing: build with cargo build --release --bin cds"
 [ -n "$SOAK_BIN" ] && [ -x "$SOAK_BIN" ] \
