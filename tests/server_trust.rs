@@ -760,7 +760,14 @@ fn hostile_input_gets_the_right_4xx() {
             400,
         ),
     ];
-    for (what, (status, _, body), want) in cases {
+    for (what, (status, headers, body), want) in cases {
+        if status == 413 {
+            assert_eq!(
+                headers.get("connection").map(|v| v.to_str().unwrap()),
+                Some("close"),
+                "{what}: the unread rest of the body ends the connection, and the client is told"
+            );
+        }
         assert!(
             status == want || (want == 400 && status == 413),
             "{what}: {status} {body}"

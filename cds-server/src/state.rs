@@ -91,7 +91,8 @@ pub struct AppState {
     pub fetcher: Fetcher,
     /// Metrics.
     pub metrics: Metrics,
-    /// Card uuid → rule, for a week, at most 1,000,000 cards.
+    /// Card uuid → rule, for a day, at most 250,000 cards (about 150 MB at most, measured by
+    /// the soak: benches/soak.md).
     pub cards: moka::sync::Cache<String, Arc<CardRef>>,
     /// What the last reload reported (file and first line of the error; no patient data).
     pub reload_problems: ArcSwap<Vec<String>>,
@@ -134,8 +135,8 @@ impl AppState {
             rules: ArcSwap::from_pointee(Rules::new(engine)),
             metrics: Metrics::default(),
             cards: moka::sync::Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_live(Duration::from_secs(7 * 24 * 3600))
+                .max_capacity(250_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
             reload_problems: ArcSwap::from_pointee(Vec::new()),
             devices: crate::devices::Devices::new(&config.devices),
