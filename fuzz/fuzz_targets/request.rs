@@ -93,7 +93,10 @@ fn check_error(stage: &str, e: &ApiError, keys_have_marker: bool) {
     let shown = e.to_string();
     let outcome = e.outcome().to_string();
     if !keys_have_marker && !e.problems.iter().any(|p| tolerated(&p.message)) {
-        assert!(!shown.contains(MARKER), "{stage}: Display quotes the input: {shown}");
+        assert!(
+            !shown.contains(MARKER),
+            "{stage}: Display quotes the input: {shown}"
+        );
         assert!(
             !outcome.contains(MARKER),
             "{stage}: the OperationOutcome quotes the input: {outcome}"
@@ -150,8 +153,12 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     }
-    if let Err(e) = record::build(&input.patient_id, "context.patientId", located, MAX_RESOURCES)
-    {
+    if let Err(e) = record::build(
+        &input.patient_id,
+        "context.patientId",
+        located,
+        MAX_RESOURCES,
+    ) {
         check_error("record::build", &e, keys);
     }
 });
