@@ -78,8 +78,9 @@ failed=0
 for t in "${targets[@]}"; do
   corpus="fuzz/corpus/$t"
   mkdir -p "$corpus" "fuzz/artifacts/$t"
-  seeds=("$(seed_dir "$t")" "fuzz/seeds/$t")
-  # Recorded crashes run first: once fixed, they stay fixed.
+  seeds=("$(seed_dir "$t")")
+  [ -d "fuzz/seeds/$t" ] && seeds+=("fuzz/seeds/$t")
+  # Recorded findings run first (seeds are executed before fuzzing): once fixed, they stay fixed.
   [ -d "fuzz/regressions/$t" ] && seeds+=("fuzz/regressions/$t")
   dict=()
   [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
@@ -100,7 +101,12 @@ for t in "${targets[@]}"; do
     continue
   fi
   failed=$((failed + 1))
-  tail -n 60 "$log"
+  # The panic and the top of its backtrace, or the end of the log (libFuzzer's own report).
+  if grep -q "panicked at" "$log"; then
+    grep -A 12 "panicked at" "$log" | head -n 40
+  else
+    grep -v '^Output of\|^\s*\[[0-9, ]*\]$' "$log" | tail -n 30
+  fi
   artifact=$(grep -oE 'fuzz/artifacts/[^ ]+' "$log" | tail -n 1 || true)
   if [ -n "$artifact" ]; then
     echo "fuzz: $t CRASHED; reproducer: $artifact"
