@@ -648,14 +648,19 @@ async fn postgres_connections_lost_are_opened_again_without_losing_records() {
 async fn a_failing_store_with_a_full_queue_is_saturated() {
     let (audit, _ops) = flaky(1_000_000);
     assert!(!audit.saturated());
-    // The queue holds 4; the writer holds one more while it retries.
-    for s in 0..5 {
-        audit.record(call("s", s)).await;
-    }
+    // The writer takes what is waiting as one batch and retries it; records sent after that
+    // fill the queue (4), and the sender then waits: keep sending from a task.
+    let sender = audit.clone();
+    let filler = tokio::spawn(async move {
+        for s in 0..50 {
+            sender.record(call("s", s)).await;
+        }
+    });
     let start = Instant::now();
-    while !audit.saturated() && start.elapsed() < Duration::from_secs(5) {
+    while !audit.saturated() && start.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(audit.stats().failing);
     assert!(audit.saturated(), "failing, and the queue is full");
+    filler.abort();
 }
