@@ -155,14 +155,7 @@ pub async fn feedback(
                 state
                     .metrics
                     .feedback
-                    .get_or_create(&FeedbackLabels {
-                        tenant: key.tenant.clone(),
-                        service: key.service.clone(),
-                        ruleset: key.ruleset.clone(),
-                        rule: key.rule.clone(),
-                        outcome: key.outcome.clone(),
-                        reason: key.reason.clone(),
-                    })
+                    .get_or_create(&FeedbackLabels::from(&key))
                     .inc();
                 state.audit.feedback(key, 1).await;
             }

@@ -68,6 +68,20 @@ pub struct FeedbackLabels {
     pub reason: String,
 }
 
+impl From<&crate::audit::FeedbackKey> for FeedbackLabels {
+    /// The metrics labels of what a feedback item is counted under in the store.
+    fn from(k: &crate::audit::FeedbackKey) -> Self {
+        FeedbackLabels {
+            tenant: k.tenant.clone(),
+            service: k.service.clone(),
+            ruleset: k.ruleset.clone(),
+            rule: k.rule.clone(),
+            outcome: k.outcome.clone(),
+            reason: k.reason.clone(),
+        }
+    }
+}
+
 /// Labels of a reload.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReloadLabels {
