@@ -274,6 +274,11 @@ fn aud(server: &Server, path: &str) -> String {
     format!("{}{path}", server.base)
 }
 
+/// A call by client A (tenant north) with a fresh token for the exact URL; the status.
+fn call_a(server: &Server, path: &str, body: &Value) -> u16 {
+    call(server, &Token::a(&aud(server, path)).sign(), path, body).0
+}
+
 fn assert_bare_401(answer: &(u16, reqwest::header::HeaderMap, String), what: &str) {
     assert_eq!(answer.0, 401, "{what}: {}", answer.2);
     assert!(
@@ -298,10 +303,10 @@ fn tokens_are_checked_as_cds_hooks_2_0_1_says() {
     let cfg = config(&dir, &jwks, "");
     let server = Server::start("trust-tokens", &["--config", cfg.to_str().unwrap()]);
     let body = hypertension_call();
-    let aud = aud(&server, HT);
+    let ht = aud(&server, HT);
 
     // Valid: ES384 (keys from a file) and... client B has no hypertension (tenant south).
-    let good = Token::a(&aud).sign();
+    let good = Token::a(&ht).sign();
     let ok = call(&server, &good, HT, &body);
     assert_eq!(ok.0, 200, "{}", ok.2);
     assert!(ok.2.contains("\"cards\""), "{}", ok.2);
@@ -313,21 +318,21 @@ fn tokens_are_checked_as_cds_hooks_2_0_1_says() {
         ("garbage", "not.a.jwt".into()),
         (
             "expired",
-            Token::a(&aud)
+            Token::a(&ht)
                 .with("iat", json!(now() - 400))
                 .with("exp", json!(now() - 100))
                 .sign(),
         ),
         (
             "issued in the future",
-            Token::a(&aud)
+            Token::a(&ht)
                 .with("iat", json!(now() + 600))
                 .with("exp", json!(now() + 700))
                 .sign(),
         ),
         (
             "lifetime over the maximum",
-            Token::a(&aud).with("exp", json!(now() + 3600)).sign(),
+            Token::a(&ht).with("exp", json!(now() + 3600)).sign(),
         ),
         (
             "wrong audience",
@@ -337,32 +342,32 @@ fn tokens_are_checked_as_cds_hooks_2_0_1_says() {
             "audience of another server",
             Token::a(&format!("https://elsewhere.example{HT}")).sign(),
         ),
-        ("no jti", Token::a(&aud).with("jti", Value::Null).sign()),
-        ("no iat", Token::a(&aud).with("iat", Value::Null).sign()),
+        ("no jti", Token::a(&ht).with("jti", Value::Null).sign()),
+        ("no iat", Token::a(&ht).with("iat", Value::Null).sign()),
         (
             "no kid",
             Token {
                 kid: None,
-                ..Token::a(&aud)
+                ..Token::a(&ht)
             }
             .sign(),
         ),
         (
             "unknown issuer",
-            Token::a(&aud)
+            Token::a(&ht)
                 .with("iss", json!("https://intruder.example"))
                 .sign(),
         ),
-        ("alg none", unsigned(&Token::a(&aud).claims)),
+        ("alg none", unsigned(&Token::a(&ht).claims)),
         (
             "HS256 with the public key as secret",
-            hs256_with_public_key(&Token::a(&aud).claims),
+            hs256_with_public_key(&Token::a(&ht).claims),
         ),
         (
             "client A's claims signed with client B's key",
             Token {
-                claims: Token::a(&aud).claims,
-                ..Token::b(&aud)
+                claims: Token::a(&ht).claims,
+                ..Token::b(&ht)
             }
             .sign(),
         ),
@@ -370,21 +375,21 @@ fn tokens_are_checked_as_cds_hooks_2_0_1_says() {
             "jku to a host not allowed",
             Token {
                 jku: Some("http://127.0.0.1:9/keys.jwks.json".into()),
-                ..Token::a(&aud)
+                ..Token::a(&ht)
             }
             .sign(),
         ),
         ("forged signature", {
-            let t = Token::a(&aud).sign();
+            let t = Token::a(&ht).sign();
             let (rest, sig) = t.rsplit_once('.').unwrap();
             let mut s: Vec<u8> = sig.bytes().collect();
             s[5] = if s[5] == b'A' { b'B' } else { b'A' };
             format!("{rest}.{}", String::from_utf8(s).unwrap())
         }),
         ("claims changed after signing", {
-            let t = Token::a(&aud).sign();
+            let t = Token::a(&ht).sign();
             let parts: Vec<&str> = t.split('.').collect();
-            let claims = Token::a(&aud).with("roles", json!(["cds-admin"])).claims;
+            let claims = Token::a(&ht).with("roles", json!(["cds-admin"])).claims;
             format!(
                 "{}.{}.{}",
                 parts[0],
@@ -409,7 +414,7 @@ fn tokens_are_checked_as_cds_hooks_2_0_1_says() {
         kid: Some("ehr-a-jku"),
         jku: Some(format!("{}/ehr-a-jku.jwks.json", jwks.base)),
         key: jku_key,
-        ..Token::a(&aud)
+        ..Token::a(&ht)
     };
     let r = call(&server, &via_jku.sign(), HT, &body);
     assert_eq!(r.0, 200, "{}", r.2);
@@ -451,7 +456,7 @@ fn tokens_are_checked_as_cds_hooks_2_0_1_says() {
     let metrics = server.send(
         Method::GET,
         "/metrics",
-        Some(&Token::a(&aud_of(&server, "/metrics")).admin().sign()),
+        Some(&Token::a(&aud(&server, "/metrics")).admin().sign()),
         None,
     );
     assert_eq!(metrics.0, 200);
@@ -477,11 +482,6 @@ fn tokens_are_checked_as_cds_hooks_2_0_1_says() {
     assert!(!log.contains("eyJ"), "something like a token was logged");
 }
 
-/// Audience with a trailing path: `aud` for `path` on this server.
-fn aud_of(server: &Server, path: &str) -> String {
-    aud(server, path)
-}
-
 #[test]
 fn tenants_see_only_their_own() {
     let jwks = jwks_server();
@@ -496,7 +496,7 @@ fn tenants_see_only_their_own() {
         )
     };
     // Discovery.
-    let (s, north) = get(Token::a(&aud_of(&server, "/cds-services")), "/cds-services");
+    let (s, north) = get(Token::a(&aud(&server, "/cds-services")), "/cds-services");
     assert_eq!(s, 200);
     let ids: Vec<&str> = north["services"]
         .as_array()
@@ -506,7 +506,7 @@ fn tenants_see_only_their_own() {
         .collect();
     assert!(ids.contains(&"hypertension-patient-view"), "{ids:?}");
     assert!(ids.iter().all(|i| !i.starts_with("news2")), "{ids:?}");
-    let (_, south) = get(Token::b(&aud_of(&server, "/cds-services")), "/cds-services");
+    let (_, south) = get(Token::b(&aud(&server, "/cds-services")), "/cds-services");
     let ids: Vec<&str> = south["services"]
         .as_array()
         .unwrap()
@@ -518,7 +518,7 @@ fn tenants_see_only_their_own() {
     // South calling north's service: it does not exist for south.
     let r = call(
         &server,
-        &Token::b(&aud_of(&server, HT)).sign(),
+        &Token::b(&aud(&server, HT)).sign(),
         HT,
         &hypertension_call(),
     );
@@ -526,7 +526,7 @@ fn tenants_see_only_their_own() {
     let fb = format!("{HT}/feedback");
     let r = call(
         &server,
-        &Token::b(&aud_of(&server, &fb)).sign(),
+        &Token::b(&aud(&server, &fb)).sign(),
         &fb,
         &json!({"feedback": []}),
     );
@@ -534,7 +534,7 @@ fn tenants_see_only_their_own() {
     // A token for one URL does not open another.
     let r = call(
         &server,
-        &Token::a(&aud_of(&server, HT)).sign(),
+        &Token::a(&aud(&server, HT)).sign(),
         &fb,
         &json!({"feedback": []}),
     );
@@ -543,7 +543,7 @@ fn tenants_see_only_their_own() {
     // North's card, and feedback on it: counted for north only.
     let (s, _, text) = call(
         &server,
-        &Token::a(&aud_of(&server, HT)).sign(),
+        &Token::a(&aud(&server, HT)).sign(),
         HT,
         &hypertension_call(),
     );
@@ -556,23 +556,14 @@ fn tenants_see_only_their_own() {
     assert_eq!(
         call(
             &server,
-            &Token::b(&aud_of(&server, s_fb)).sign(),
+            &Token::b(&aud(&server, s_fb)).sign(),
             s_fb,
             &feedback
         )
         .0,
         200
     );
-    assert_eq!(
-        call(
-            &server,
-            &Token::a(&aud_of(&server, &fb)).sign(),
-            &fb,
-            &feedback
-        )
-        .0,
-        200
-    );
+    assert_eq!(call_a(&server, &fb, &feedback), 200);
 
     // The admin API needs the admin role, and shows one tenant.
     for path in [
@@ -581,11 +572,11 @@ fn tenants_see_only_their_own() {
         "/admin/audit",
         "/metrics",
     ] {
-        let (s, body) = get(Token::a(&aud_of(&server, path)), path);
+        let (s, body) = get(Token::a(&aud(&server, path)), path);
         assert_eq!(s, 403, "{path} without the admin role: {body}");
     }
     let (s, rs) = get(
-        Token::a(&aud_of(&server, "/admin/rulesets")).admin(),
+        Token::a(&aud(&server, "/admin/rulesets")).admin(),
         "/admin/rulesets",
     );
     assert_eq!(s, 200, "{rs}");
@@ -602,7 +593,7 @@ fn tenants_see_only_their_own() {
     let mut counts = Value::Null;
     for _ in 0..50 {
         let (_, fb) = get(
-            Token::a(&aud_of(&server, "/admin/feedback")).admin(),
+            Token::a(&aud(&server, "/admin/feedback")).admin(),
             "/admin/feedback",
         );
         if fb["feedback"].as_array().is_some_and(|a| !a.is_empty()) {
@@ -619,7 +610,7 @@ fn tenants_see_only_their_own() {
     assert_eq!(list[0]["outcome"], "accepted");
     assert_eq!(list[0]["count"], 1);
     let (_, south_fb) = get(
-        Token::b(&aud_of(&server, "/admin/feedback")).admin(),
+        Token::b(&aud(&server, "/admin/feedback")).admin(),
         "/admin/feedback",
     );
     let south_list = south_fb["feedback"].as_array().unwrap();
@@ -631,7 +622,7 @@ fn tenants_see_only_their_own() {
     let (s, _, text) = server.send(
         Method::GET,
         "/metrics",
-        Some(&Token::b(&aud_of(&server, "/metrics")).admin().sign()),
+        Some(&Token::b(&aud(&server, "/metrics")).admin().sign()),
         None,
     );
     assert_eq!(s, 200);
@@ -642,7 +633,7 @@ fn tenants_see_only_their_own() {
     let (s, _, text) = server.send(
         Method::POST,
         "/admin/reload",
-        Some(&Token::a(&aud_of(&server, "/admin/reload")).admin().sign()),
+        Some(&Token::a(&aud(&server, "/admin/reload")).admin().sign()),
         None,
     );
     assert_eq!(s, 200, "{text}");
@@ -659,7 +650,7 @@ fn hostile_input_gets_the_right_4xx() {
         "[limits]\nmax_body_bytes = 300000\nmax_json_depth = 40\nmax_resources = 50\n",
     );
     let server = Server::start("trust-input", &["--config", cfg.to_str().unwrap()]);
-    let t = || Token::a(&aud_of(&server, HT)).sign();
+    let t = || Token::a(&aud(&server, HT)).sign();
     let raw =
         |ct: &str, bytes: Vec<u8>| server.send(Method::POST, HT, Some(&t()), Some((ct, bytes)));
     let mut deep = hypertension_call();
@@ -868,7 +859,7 @@ fn exercise(name: &str, extra: &str) -> (String, String) {
     let server = Server::start(name, &["--config", cfg.to_str().unwrap()]);
     let (s, _, text) = call(
         &server,
-        &Token::a(&aud_of(&server, HT)).sign(),
+        &Token::a(&aud(&server, HT)).sign(),
         HT,
         &hypertension_call(),
     );
@@ -878,35 +869,23 @@ fn exercise(name: &str, extra: &str) -> (String, String) {
     let fb = format!("{HT}/feedback");
     let feedback = json!({"feedback": [{"card": uuid, "outcome": "overridden", "outcomeTimestamp": "2024-03-01T10:05:00Z",
         "overrideReason": {"reason": {"system": "http://example.org/override", "code": "other"}, "userComment": format!("{NAME} declined")}}]});
-    assert_eq!(
-        call(
-            &server,
-            &Token::a(&aud_of(&server, &fb)).sign(),
-            &fb,
-            &feedback
-        )
-        .0,
-        200
-    );
+    assert_eq!(call_a(&server, &fb, &feedback), 200);
     // A refused call and a bad one are audited too.
     let _ = call(&server, "bad", HT, &hypertension_call());
     let mut bad = hypertension_call();
     bad["prefetch"]["observations"]["entry"][0]["resource"]["subject"]["reference"] =
         json!("Patient/someone-else");
-    assert_eq!(
-        call(&server, &Token::a(&aud_of(&server, HT)).sign(), HT, &bad).0,
-        400
-    );
+    assert_eq!(call_a(&server, HT, &bad), 400);
     let (_, _, metrics) = server.send(
         Method::GET,
         "/metrics",
-        Some(&Token::a(&aud_of(&server, "/metrics")).admin().sign()),
+        Some(&Token::a(&aud(&server, "/metrics")).admin().sign()),
         None,
     );
     let (s, _, events) = server.send(
         Method::GET,
         "/admin/audit?limit=50",
-        Some(&Token::a(&aud_of(&server, "/admin/audit")).admin().sign()),
+        Some(&Token::a(&aud(&server, "/admin/audit")).admin().sign()),
         None,
     );
     assert_eq!(s, 200, "{events}");
