@@ -36,6 +36,7 @@
 pub mod ast;
 pub mod check;
 pub mod compile;
+pub mod draw;
 pub mod engine;
 pub mod explain;
 pub mod fmt;

@@ -46,5 +46,6 @@ pub mod record;
 pub mod serve;
 pub mod services;
 pub mod state;
+pub mod studio;
 pub mod tenants;
 pub mod validate;
