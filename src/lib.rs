@@ -41,4 +41,5 @@ pub use cds_rules::engine::{
     record_from_json, rules_files, Engine, EngineError, Evaluation, RecordInputError, RulesetFile,
 };
 
-pub mod testing;
+/// The ruleset test-case runner (`cds test`).
+pub use cds_rules::testing;

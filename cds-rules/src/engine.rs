@@ -140,38 +140,7 @@ impl Engine {
         previous: Option<&Engine>,
     ) -> Result<(Engine, Vec<(PathBuf, EngineError)>), EngineError> {
         let path = path.as_ref();
-        let files = rules_files(path)?;
-        if files.is_empty() {
-            return Err(EngineError::NoRulesets(path.to_path_buf()));
-        }
-        let mut sources = Vec::new();
-        let mut registry = ValueSetRegistry::new();
-        let mut vs_dirs = std::collections::BTreeSet::new();
-        for f in &files {
-            let text = std::fs::read_to_string(f).map_err(|e| EngineError::Io {
-                path: f.clone(),
-                source: e,
-            })?;
-            if let Some(dir) = f.parent().map(|d| d.join("valuesets")) {
-                if dir.is_dir() {
-                    vs_dirs.insert(dir);
-                }
-            }
-            sources.push((f.clone(), text));
-        }
-        for dir in vs_dirs {
-            let entries = files_with_extension(&dir, "json").map_err(|e| EngineError::Io {
-                path: dir.clone(),
-                source: e,
-            })?;
-            for p in entries {
-                let bad = |m: String| EngineError::ValueSet(format!("{}: {m}", p.display()));
-                let text = std::fs::read_to_string(&p).map_err(|e| bad(e.to_string()))?;
-                let json: serde_json::Value =
-                    serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-                registry.add(&json).map_err(|e| bad(e.to_string()))?;
-            }
-        }
+        let (sources, registry) = read_sources(path, &[])?;
         let Some(previous) = previous else {
             return Engine::build(sources, registry).map(|e| (e, Vec::new()));
         };
@@ -192,6 +161,25 @@ impl Engine {
             return Err(EngineError::NoRulesets(path.to_path_buf()));
         }
         Engine::build(kept, registry).map(|e| (e, failed))
+    }
+
+    /// Loads like [`Engine::load`], but with the text of some files replaced (a path not
+    /// among the files found is added): what an editor evaluates before it saves.
+    ///
+    /// ```
+    /// # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../rulesets/hypertension");
+    /// let file = std::path::Path::new(dir).join("hypertension.rules");
+    /// let edited = std::fs::read_to_string(&file)?.replace("version 1.", "version 9.");
+    /// let engine = cds_rules::engine::Engine::load_with(dir, &[(file, edited)])?;
+    /// assert!(engine.rulesets()[0].version.starts_with("9."));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load_with(
+        path: impl AsRef<Path>,
+        overrides: &[(PathBuf, String)],
+    ) -> Result<Engine, EngineError> {
+        let (sources, registry) = read_sources(path.as_ref(), overrides)?;
+        Engine::build(sources, registry)
     }
 
     /// Loads one ruleset given as text (`name` is used in diagnostics).
@@ -280,6 +268,55 @@ impl Engine {
             inner: self.compiled.graph.evaluate_plan(record, at, plan),
         }
     }
+}
+
+/// The `.rules` files under `path` with their text (`overrides` replacing or adding some),
+/// and the value sets of the `valuesets/` folders beside them.
+fn read_sources(
+    path: &Path,
+    overrides: &[(PathBuf, String)],
+) -> Result<(Vec<(PathBuf, String)>, ValueSetRegistry), EngineError> {
+    let mut files = rules_files(path)?;
+    for (p, _) in overrides {
+        if !files.contains(p) {
+            files.push(p.clone());
+        }
+    }
+    if files.is_empty() {
+        return Err(EngineError::NoRulesets(path.to_path_buf()));
+    }
+    let mut sources = Vec::new();
+    let mut registry = ValueSetRegistry::new();
+    let mut vs_dirs = std::collections::BTreeSet::new();
+    for f in &files {
+        let text = match overrides.iter().find(|(p, _)| p == f) {
+            Some((_, text)) => text.clone(),
+            None => std::fs::read_to_string(f).map_err(|e| EngineError::Io {
+                path: f.clone(),
+                source: e,
+            })?,
+        };
+        if let Some(dir) = f.parent().map(|d| d.join("valuesets")) {
+            if dir.is_dir() {
+                vs_dirs.insert(dir);
+            }
+        }
+        sources.push((f.clone(), text));
+    }
+    for dir in vs_dirs {
+        let entries = files_with_extension(&dir, "json").map_err(|e| EngineError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        for p in entries {
+            let bad = |m: String| EngineError::ValueSet(format!("{}: {m}", p.display()));
+            let text = std::fs::read_to_string(&p).map_err(|e| bad(e.to_string()))?;
+            let json: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+            registry.add(&json).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    Ok((sources, registry))
 }
 
 /// Parses and checks one file.

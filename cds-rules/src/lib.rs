@@ -9,7 +9,8 @@
 //!   [`CheckReport`];
 //! * [`script`] compiles `score ... using rhai` in a sandbox;
 //! * [`compile`] turns checked rulesets into one shared [`cds_core::graph::Graph`];
-//! * [`explain`] says why each rule did or did not fire in an evaluation.
+//! * [`explain`] says why each rule did or did not fire in an evaluation;
+//! * [`testing`] runs a ruleset's test cases; [`draw`] pictures the compiled graph.
 //!
 //! FHIRPath, which rules use to reach into FHIR data, lives in [`cds_core::fhirpath`]
 //! because the engine evaluates it.
@@ -43,6 +44,7 @@ pub mod fmt;
 pub mod parse;
 pub mod script;
 mod spanless;
+pub mod testing;
 
 pub use cds_core::fhirpath;
 pub use check::{check, CheckDiagnostic, CheckErrors, CheckKind, CheckReport};

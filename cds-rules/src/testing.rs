@@ -1,4 +1,4 @@
-//! The ruleset test-case runner behind `cds test`.
+//! The ruleset test-case runner behind `cds test` and the studio's Tests tab.
 //!
 //! Test cases live in a `tests/` folder beside each `.rules` file, one JSON file a case:
 //!
@@ -23,12 +23,12 @@
 //! `null` means absent. Without `hook`, every rule is evaluated.
 //!
 //! ```no_run
-//! let report = cds::testing::run(&[std::path::PathBuf::from("rulesets")])?;
+//! let report = cds_rules::testing::run(&[std::path::PathBuf::from("rulesets")])?;
 //! for case in report.failures() {
 //!     println!("{}", case);
 //! }
 //! println!("{}", report.summary());
-//! # Ok::<(), cds::testing::TestError>(())
+//! # Ok::<(), cds_rules::testing::TestError>(())
 //! ```
 
 use std::collections::BTreeSet;
@@ -41,7 +41,10 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
 
-use crate::{DateTime, Engine, EngineError, Evaluation, Value};
+use cds_core::graph::Value;
+use cds_core::temporal::DateTime;
+
+use crate::engine::{Engine, EngineError, Evaluation};
 
 /// Why test cases could not be found or read at all (a broken case file is a failed case, not
 /// this error).
@@ -210,7 +213,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Suite>, TestError> {
             single.push((dir, path.clone()));
             continue;
         }
-        for f in crate::rules_files(path)? {
+        for f in crate::engine::rules_files(path)? {
             let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
             whole.insert(dir.clone());
             dirs.insert(dir);
@@ -238,7 +241,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Suite>, TestError> {
 
 /// The `.rules` files directly in `dir`.
 fn rules_in(dir: &Path) -> Result<Vec<PathBuf>, TestError> {
-    cds_rules::engine::files_with_extension(dir, "rules").map_err(|e| TestError::Io {
+    crate::engine::files_with_extension(dir, "rules").map_err(|e| TestError::Io {
         path: dir.to_path_buf(),
         source: e,
     })
@@ -249,7 +252,7 @@ fn case_files(dir: &Path) -> Result<Vec<PathBuf>, TestError> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    cds_rules::engine::files_with_extension(dir, "json").map_err(|e| TestError::Io {
+    crate::engine::files_with_extension(dir, "json").map_err(|e| TestError::Io {
         path: dir.to_path_buf(),
         source: e,
     })
@@ -501,7 +504,7 @@ pub fn run_case(engine: &Engine, case: &TestCase) -> CaseResult {
         description: case.description.clone(),
         mismatches,
     };
-    let record = match crate::record_from_json(Json::Array(case.resources.clone())) {
+    let record = match crate::engine::record_from_json(Json::Array(case.resources.clone())) {
         Ok(r) => r,
         Err(e) => return result(vec![Mismatch::Invalid(format!("resources: {e}"))]),
     };
