@@ -99,6 +99,8 @@ pub struct ReplayOptions {
     /// Read every resource, even of types no rule reads (default: only the types the rules
     /// can read, see `Graph::resource_types_read`).
     pub all_resources: bool,
+    /// Rulesets already loaded (the studio's edited text): used instead of loading `rulesets`.
+    pub engine: Option<Arc<Engine>>,
 }
 
 impl ReplayOptions {
@@ -116,6 +118,7 @@ impl ReplayOptions {
             work_dir: None,
             progress: ProgressMode::Quiet,
             all_resources: false,
+            engine: None,
         }
     }
 }
@@ -141,13 +144,18 @@ pub struct RunReport {
     pub partition_seconds: f64,
     /// Seconds in all.
     pub seconds: f64,
+    /// What `summary.csv` and `report.html` show (absent only in a default report).
+    pub summary: Option<Summary>,
 }
 
 /// Replays rulesets over a cohort (see the crate documentation).
 pub fn replay(opts: &ReplayOptions) -> Result<RunReport, ReplayError> {
     let started = Instant::now();
     let schedule = Schedule::of(&opts.mode)?;
-    let engine = Engine::load(&opts.rulesets)?;
+    let engine = match &opts.engine {
+        Some(e) => e.clone(),
+        None => Arc::new(Engine::load(&opts.rulesets)?),
+    };
     let (files, names) = input_files(&opts.inputs)?;
     let bytes: u64 = files
         .iter()
@@ -331,7 +339,7 @@ pub fn replay(opts: &ReplayOptions) -> Result<RunReport, ReplayError> {
         own,
         skipped: manifest::first_skipped(skipped),
     };
-    finish(&opts.out, &manifest)?;
+    report.summary = Some(finish(&opts.out, &manifest)?);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
