@@ -54,6 +54,40 @@ pub struct Line {
     pub name: Option<String>,
 }
 
+impl Explanation {
+    /// As JSON: `{"ruleset", "rules": [{"rule", "fired", "evaluated", "lines": [{"depth",
+    /// "text", "value", "resources", "name"}]}]}` (what `cds explain --json` and the studio show).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let rules: Vec<serde_json::Value> = self
+            .rules
+            .iter()
+            .map(|r| {
+                let lines: Vec<serde_json::Value> = r
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        json!({
+                            "depth": l.depth,
+                            "text": l.text,
+                            "value": l.value,
+                            "resources": l.resources,
+                            "name": l.name,
+                        })
+                    })
+                    .collect();
+                json!({
+                    "rule": r.rule,
+                    "fired": r.fired,
+                    "evaluated": r.evaluated,
+                    "lines": lines,
+                })
+            })
+            .collect();
+        json!({ "ruleset": self.ruleset, "rules": rules })
+    }
+}
+
 /// Explains every rule of `ruleset` (compiled as `compiled`) in `eval`.
 pub fn explain(
     ruleset: &Ruleset,

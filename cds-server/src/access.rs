@@ -70,9 +70,10 @@ impl Access {
     }
 }
 
-/// Routes anyone may call: liveness, readiness and the OpenAPI document.
+/// Routes anyone may call: liveness, readiness, the OpenAPI document, and the studio's page
+/// (no data; its API needs a token).
 pub fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+    matches!(path, "/healthz" | "/readyz" | "/openapi.json") || crate::studio::is_public(path)
 }
 
 /// The middleware: checks the caller's token and puts its [`Access`] into the request (and the
@@ -115,9 +116,15 @@ pub async fn authenticate(
 }
 
 /// The exact URL called, as the token's `aud` must name it: `auth.audience_base` and the path,
-/// else the scheme and `Host` the request came with and the path.
+/// else the scheme and `Host` the request came with and the path. The studio's API is one
+/// audience, `<base>/studio`: the page holds one token for all its calls.
 fn audience(base: Option<&str>, req: &Request) -> String {
     let path = req.uri().path();
+    let path = if crate::studio::is_api(path) {
+        "/studio"
+    } else {
+        path
+    };
     if let Some(base) = base {
         return format!("{}{path}", base.trim_end_matches('/'));
     }
@@ -178,6 +185,8 @@ mod tests {
         );
         let r = req("/cds-services", "127.0.0.1:8080", false);
         assert_eq!(audience(None, &r), "http://127.0.0.1:8080/cds-services");
+        let r = req("/studio/api/try", "127.0.0.1:8080", false);
+        assert_eq!(audience(None, &r), "http://127.0.0.1:8080/studio");
     }
 
     #[test]
@@ -195,5 +204,6 @@ mod tests {
         assert!(north.sees("news2") && !north.sees("aki"));
         assert_eq!(north.require_admin().unwrap_err().status.as_u16(), 403);
         assert!(is_public("/healthz") && !is_public("/metrics") && !is_public("/admin/audit"));
+        assert!(is_public("/studio/") && !is_public("/studio/api/rulesets"));
     }
 }

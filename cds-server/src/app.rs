@@ -51,6 +51,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(crate::openapi::document))
         .merge(crate::fhir::routes())
         .merge(crate::admin::routes())
+        .merge(crate::studio::routes(state.config.studio.enabled))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

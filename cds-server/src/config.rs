@@ -52,6 +52,11 @@
 //! [audit]
 //! store = "sqlite"              # or "postgres" (postgres_url), or "memory" (tests)
 //! sqlite_path = "cds-audit.sqlite"
+//!
+//! [studio]                      # the rule studio at /studio/ (admin role when auth is on)
+//! enabled = true
+//! samples = ["examples/data", "../shared/data"]   # sample patients (JSON) and cohorts (NDJSON)
+//! keep_versions = 20            # previous versions kept per ruleset file in .history/
 //! ```
 //!
 //! Without trusted clients the server runs only on a loopback address, unless
@@ -95,6 +100,8 @@ pub struct Config {
     pub audit: crate::audit::AuditConfig,
     /// Serve without authentication on a non-loopback address (logged loudly).
     pub insecure_no_auth: bool,
+    /// The rule studio (`/studio/`).
+    pub studio: crate::studio::StudioConfig,
 }
 
 /// Request limits.
@@ -176,6 +183,7 @@ impl Default for Config {
             tls: Default::default(),
             audit: Default::default(),
             insecure_no_auth: false,
+            studio: crate::studio::StudioConfig::default(),
         }
     }
 }

@@ -96,7 +96,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             .rulesets()
             .iter()
             .filter_map(|rs| eval.explain(&rs.name))
-            .map(|e| explanation_json(&e))
+            .map(|e| e.to_json())
             .collect();
         let cards: Vec<Json> = eval
             .cards()
@@ -164,36 +164,6 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// An explanation as JSON.
-fn explanation_json(e: &cds_rules::explain::Explanation) -> Json {
-    let rules: Vec<Json> = e
-        .rules
-        .iter()
-        .map(|r| {
-            let lines: Vec<Json> = r
-                .lines
-                .iter()
-                .map(|l| {
-                    json!({
-                        "depth": l.depth,
-                        "text": l.text,
-                        "value": l.value,
-                        "resources": l.resources,
-                        "name": l.name,
-                    })
-                })
-                .collect();
-            json!({
-                "rule": r.rule,
-                "fired": r.fired,
-                "evaluated": r.evaluated,
-                "lines": lines,
-            })
-        })
-        .collect();
-    json!({ "ruleset": e.ruleset, "rules": rules })
 }
 
 #[cfg(test)]

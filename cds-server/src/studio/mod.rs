@@ -1,1 +1,137 @@
-//! The rule studio: a web page for writing, trying, testing, backtesting and saving rulesets.
+//! The rule studio: a web page, served at `/studio/`, where clinicians open a ruleset, edit it
+//! with the checker's diagnostics as they type, try it on sample patients, run its test cases,
+//! backtest it over a sample cohort, see its compiled graph, and save it.
+//!
+//! Everything the page shows comes from the server's own stages — parser, checker, formatter,
+//! engine, explanation, test runner, replay and graph drawing — through a small JSON API under
+//! `/studio/api/` (see [`routes`]); the page holds no rule logic. The page loads nothing from
+//! elsewhere (its Content-Security-Policy forbids it).
+//!
+//! * [`assets`]: the page itself, embedded in the binary;
+//! * [`workspace`]: which ruleset files may be opened and saved, and the backups kept;
+//! * [`diagnostics`]: parse and check problems as positions in the editor's text;
+//! * [`edit`]: listing, opening, checking, formatting and saving rulesets;
+//! * [`samples`]: the sample patients and cohorts offered;
+//! * [`trial`]: one patient evaluated, with every rule's explanation;
+//! * [`cases`]: the ruleset's test cases run, and a tried patient saved as one;
+//! * [`backtest`]: a replay of the edited rules over a sample cohort;
+//! * [`picture`]: the compiled evaluation graph drawn.
+//!
+//! With authentication on, the page is public (it holds no data) and every API call needs a
+//! token with the admin role whose audience is `<audience base>/studio` (one token for the
+//! whole studio; see [`crate::access`]). A tenant's admin sees only its tenant's rulesets.
+
+pub mod assets;
+pub mod backtest;
+pub mod cases;
+pub mod diagnostics;
+pub mod edit;
+// pub mod picture; (waits for cds_rules::draw)
+pub mod samples;
+pub mod trial;
+pub mod workspace;
+
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::access::Access;
+use crate::body::JsonBody;
+use crate::outcome::ApiError;
+use crate::state::AppState;
+
+/// The studio's settings (`[studio]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StudioConfig {
+    /// Serve the studio (page and API).
+    pub enabled: bool,
+    /// Folders of sample data: FHIR JSON files (one patient each: a Bundle or resources) are
+    /// offered as patients, folders of NDJSON as cohorts. Missing folders are skipped. The
+    /// rulesets' own test cases are always offered.
+    pub samples: Vec<std::path::PathBuf>,
+    /// Previous versions kept per ruleset file when saving (in `.history/` beside it).
+    pub keep_versions: usize,
+}
+
+impl Default for StudioConfig {
+    fn default() -> Self {
+        StudioConfig {
+            enabled: true,
+            samples: vec!["examples/data".into(), "../shared/data".into()],
+            keep_versions: 20,
+        }
+    }
+}
+
+/// The studio's routes (none when disabled).
+pub fn routes(enabled: bool) -> Router<Arc<AppState>> {
+    if !enabled {
+        return Router::new();
+    }
+    Router::new()
+        .route("/studio", get(assets::redirect))
+        .route("/studio/", get(assets::index))
+        .route("/studio/studio.js", get(assets::script))
+        .route("/studio/studio.css", get(assets::style))
+        .route("/studio/api/rulesets", get(edit::list))
+        .route("/studio/api/ruleset", get(edit::open).put(edit::save))
+        .route("/studio/api/check", post(edit::check))
+        .route("/studio/api/format", post(edit::format))
+        .route("/studio/api/samples", get(samples::list))
+        .route("/studio/api/try", post(trial::run))
+        .route("/studio/api/tests", post(cases::run))
+        .route("/studio/api/tests/save", post(cases::save))
+        .route("/studio/api/backtest", post(backtest::run))
+}
+
+/// The studio's paths that anyone may load: the page and its script and style (no data).
+pub fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/studio" | "/studio/" | "/studio/studio.js" | "/studio/studio.css"
+    )
+}
+
+/// Whether a path belongs to the studio's API (one token audience for all of it).
+pub fn is_api(path: &str) -> bool {
+    path.starts_with("/studio/api/")
+}
+
+/// The JSON body of a studio call, read into `T`; a wrong field is a 400 naming its JSON path.
+pub(crate) fn body<T: DeserializeOwned>(JsonBody(v): JsonBody) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::invalid_at(
+            if path == "." { String::new() } else { path },
+            e.inner().to_string(),
+        )
+    })
+}
+
+/// A handler's answer: JSON, or an error with an OperationOutcome.
+pub(crate) fn respond(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Runs blocking work (evaluation, tests, replay, files) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(ApiError::internal("the studio's work stopped unexpectedly")))
+}
+
+/// 403 unless the caller has the admin role.
+pub(crate) fn admin(access: &Access) -> Result<(), ApiError> {
+    access.require_admin()
+}
