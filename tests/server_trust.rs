@@ -640,6 +640,94 @@ fn tenants_see_only_their_own() {
     assert!(text.contains("\"result\":\"ok\""), "{text}");
 }
 
+/// The studio with authentication: the page is public (no data), every API call needs a token
+/// with the admin role whose audience is `<base>/studio`, and a tenant's admin sees only the
+/// tenant's rulesets and their test cases.
+#[test]
+fn the_studio_needs_a_tenant_admin() {
+    let jwks = jwks_server();
+    let dir = test_dir("trust-studio");
+    let cfg = config(&dir, &jwks, "");
+    let server = Server::start("trust-studio", &["--config", cfg.to_str().unwrap()]);
+    let studio = aud(&server, "/studio");
+    let get = |token: Option<String>, path: &str| {
+        let (s, _, body) = server.send(Method::GET, path, token.as_deref(), None);
+        (
+            s,
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body)),
+        )
+    };
+    let (s, page) = get(None, "/studio/");
+    assert_eq!(s, 200);
+    assert!(page.as_str().unwrap().contains("id=\"editor\""));
+    assert_bare_401(
+        &server.send(Method::GET, "/studio/api/rulesets", None, None),
+        "no token",
+    );
+    // The exact URL is not the studio's audience.
+    let exact = Token::a(&aud(&server, "/studio/api/rulesets"))
+        .admin()
+        .sign();
+    assert_bare_401(
+        &server.send(Method::GET, "/studio/api/rulesets", Some(&exact), None),
+        "the API URL as audience",
+    );
+    let (s, _) = get(Some(Token::a(&studio).sign()), "/studio/api/rulesets");
+    assert_eq!(s, 403, "a token without the admin role");
+    let (s, list) = get(
+        Some(Token::a(&studio).admin().sign()),
+        "/studio/api/rulesets",
+    );
+    assert_eq!(s, 200, "{list}");
+    let names: Vec<&str> = list["rulesets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hypertension", "potassium", "tachycardia"]);
+    let (s, _) = get(
+        Some(Token::a(&studio).admin().sign()),
+        "/studio/api/ruleset?file=news2/news2.rules",
+    );
+    assert_eq!(s, 404, "another tenant's ruleset");
+    let (s, samples) = get(
+        Some(Token::a(&studio).admin().sign()),
+        "/studio/api/samples",
+    );
+    assert_eq!(s, 200);
+    let cases: Vec<&str> = samples["patients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str().filter(|id| id.starts_with("case:")))
+        .collect();
+    assert!(cases.iter().any(|c| c.starts_with("case:hypertension/")));
+    assert!(
+        cases.iter().all(|c| !c.starts_with("case:news2/")),
+        "{cases:?}"
+    );
+    // Evaluating another tenant's ruleset text is refused like opening it.
+    let news2 = std::fs::read_to_string(root().join("rulesets/news2/news2.rules")).unwrap();
+    let body = json!({"file": "news2/news2.rules", "text": news2,
+        "patient": "case:hypertension/tests/crisis-systolic-181.json"});
+    let (s, _, _) = server.send(
+        Method::POST,
+        "/studio/api/try",
+        Some(&Token::a(&studio).admin().sign()),
+        json_body(&body),
+    );
+    assert_eq!(s, 404);
+    // Client B's admin (tenant south) sees news2 only.
+    let (s, list) = get(
+        Some(Token::b(&studio).admin().sign()),
+        "/studio/api/rulesets",
+    );
+    assert_eq!(s, 200);
+    assert_eq!(list["rulesets"].as_array().unwrap().len(), 1);
+    assert_eq!(list["rulesets"][0]["name"], "news2");
+}
+
 #[test]
 fn hostile_input_gets_the_right_4xx() {
     let jwks = jwks_server();

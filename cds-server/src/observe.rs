@@ -59,9 +59,12 @@ pub fn is_opaque_id(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
 }
 
-/// Which calls are audited, by route.
+/// Which calls are audited, by route. The studio's calls that read sample patients or change
+/// files are admin calls; checking and formatting text (as one types) touch neither.
 fn kind(method: &Method, route: &str) -> Option<CallKind> {
     match route {
+        "/studio/api/check" | "/studio/api/format" => None,
+        r if r.starts_with("/studio/api/") => Some(CallKind::Admin),
         "/cds-services/{id}" if method == Method::POST => Some(CallKind::ServiceCall),
         "/cds-services/{id}/feedback" => Some(CallKind::Feedback),
         "/fhir/$cds-evaluate" => Some(CallKind::FhirOperation),

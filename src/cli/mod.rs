@@ -7,6 +7,7 @@ mod fmt;
 mod replay;
 mod serve;
 mod stats;
+mod studio;
 mod test;
 
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ enum Command {
     Stats(stats::StatsArgs),
     Fhirpath(fhirpath::FhirpathArgs),
     Serve(serve::ServeArgs),
+    Studio(studio::StudioArgs),
     Replay(replay::ReplayArgs),
     #[command(name = "replay-merge")]
     ReplayMerge(replay::MergeArgs),
@@ -46,6 +48,7 @@ pub fn run() -> ExitCode {
         Command::Stats(args) => stats::run(&args),
         Command::Fhirpath(args) => fhirpath::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Studio(args) => studio::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::ReplayMerge(args) => replay::run_merge(&args),
     };

@@ -115,7 +115,7 @@ pub fn files(state: &AppState) -> (Vec<Patient>, Vec<Cohort>) {
             .and_then(|n| n.to_str())
             .unwrap_or("samples")
             .to_string();
-        walk(root, root, 0, &mut |dir, json_files, ndjson| {
+        walk(root, 0, &mut |dir, json_files, ndjson| {
             let rel = dir
                 .strip_prefix(root)
                 .map(|r| r.to_string_lossy().replace('\\', "/"))
@@ -165,7 +165,7 @@ pub fn files(state: &AppState) -> (Vec<Patient>, Vec<Cohort>) {
 
 /// Visits `dir` and its sub-folders (not hidden ones), sorted, with each folder's JSON files
 /// and its number of NDJSON files.
-fn walk(root: &Path, dir: &Path, depth: usize, visit: &mut dyn FnMut(&Path, &[PathBuf], usize)) {
+fn walk(dir: &Path, depth: usize, visit: &mut dyn FnMut(&Path, &[PathBuf], usize)) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -188,7 +188,7 @@ fn walk(root: &Path, dir: &Path, depth: usize, visit: &mut dyn FnMut(&Path, &[Pa
     visit(dir, &json, ndjson);
     if depth < DEPTH {
         for p in paths.iter().filter(|p| p.is_dir() && !hidden(p)) {
-            walk(root, p, depth + 1, visit);
+            walk(p, depth + 1, visit);
         }
     }
 }
