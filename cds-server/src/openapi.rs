@@ -48,11 +48,27 @@ mod tests {
         ("post", "/admin/reload"),
         ("get", "/admin/feedback"),
         ("get", "/admin/audit"),
+        ("get", "/studio"),
+        ("get", "/studio/"),
+        ("get", "/studio/studio.js"),
+        ("get", "/studio/studio.css"),
+        ("get", "/studio/api/rulesets"),
+        ("get", "/studio/api/ruleset"),
+        ("put", "/studio/api/ruleset"),
+        ("post", "/studio/api/check"),
+        ("post", "/studio/api/format"),
+        ("get", "/studio/api/samples"),
+        ("post", "/studio/api/try"),
+        ("post", "/studio/api/tests"),
+        ("post", "/studio/api/tests/save"),
+        ("post", "/studio/api/backtest"),
+        ("post", "/studio/api/graph"),
     ];
 
     /// The statuses a route may answer with, as the document may list them.
     const STATUSES: &[&str] = &[
-        "200", "201", "204", "400", "401", "403", "404", "412", "413", "415", "503",
+        "200", "201", "204", "308", "400", "401", "403", "404", "409", "412", "413", "415", "422",
+        "503",
     ];
 
     fn doc() -> Value {
