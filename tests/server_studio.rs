@@ -380,3 +380,34 @@ fn a_backtest_is_a_replay_of_the_edited_rules() {
     );
     assert_eq!(s, 400, "a time is needed");
 }
+
+#[test]
+fn the_graph_of_the_edited_text_marks_shared_nodes() {
+    let (server, _) = start("studio-graph");
+    let (text, _) = hypertension(&server);
+    let (s, drawn) = server.post("/studio/api/graph", &json!({"file": HT, "text": text}));
+    assert_eq!(s, 200, "{drawn}");
+    let svg = drawn["svg"].as_str().unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("class=\"node"));
+    let shared = drawn["shared"].as_u64().unwrap();
+    assert!(
+        shared > 0,
+        "hypertension's rules share the adult test and the readings"
+    );
+    assert!(
+        svg.matches(" shared").count() as u64 >= shared,
+        "every shared node is marked"
+    );
+    // A rule added that reads the same reading shares its node: more rules use it.
+    let edited = format!(
+        "{text}\nrule very-high\n  when latest-systolic > 200 'mm[Hg]'\n  then critical \"Systolic {{latest-systolic}}\"\n"
+    );
+    let (_, more) = server.post("/studio/api/graph", &json!({"file": HT, "text": edited}));
+    assert!(more["svg"].as_str().unwrap().contains("rule very-high"));
+    assert!(more["shared"].as_u64().unwrap() >= shared);
+    let (s, _) = server.post(
+        "/studio/api/graph",
+        &json!({"file": HT, "text": format!("{text}{MISTAKE}")}),
+    );
+    assert_eq!(s, 422);
+}

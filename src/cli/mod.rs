@@ -4,6 +4,7 @@ mod check;
 mod explain;
 mod fhirpath;
 mod fmt;
+mod graph;
 mod replay;
 mod serve;
 mod stats;
@@ -28,6 +29,7 @@ enum Command {
     Fmt(fmt::FmtArgs),
     Test(test::TestArgs),
     Explain(explain::ExplainArgs),
+    Graph(graph::GraphArgs),
     Stats(stats::StatsArgs),
     Fhirpath(fhirpath::FhirpathArgs),
     Serve(serve::ServeArgs),
@@ -45,6 +47,7 @@ pub fn run() -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Graph(args) => graph::run(&args),
         Command::Stats(args) => stats::run(&args),
         Command::Fhirpath(args) => fhirpath::run(&args),
         Command::Serve(args) => serve::run(&args),

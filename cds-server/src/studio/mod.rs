@@ -26,7 +26,7 @@ pub mod backtest;
 pub mod cases;
 pub mod diagnostics;
 pub mod edit;
-// pub mod picture; (waits for cds_rules::draw)
+pub mod picture;
 pub mod samples;
 pub mod trial;
 pub mod workspace;
@@ -88,6 +88,7 @@ pub fn routes(enabled: bool) -> Router<Arc<AppState>> {
         .route("/studio/api/tests", post(cases::run))
         .route("/studio/api/tests/save", post(cases::save))
         .route("/studio/api/backtest", post(backtest::run))
+        .route("/studio/api/graph", post(picture::draw))
 }
 
 /// The studio's paths that anyone may load: the page and its script and style (no data).

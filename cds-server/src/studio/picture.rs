@@ -46,9 +46,15 @@ pub async fn draw(
     }
 }
 
-fn draw_blocking(state: &AppState, access: &Access, req: &DrawRequest) -> Result<Value, Unloadable> {
+fn draw_blocking(
+    state: &AppState,
+    access: &Access,
+    req: &DrawRequest,
+) -> Result<Value, Unloadable> {
     let (engine, _) = engine_with(state, access, &req.file, &req.text)?;
-    let name = super::edit::declared_name(&req.text).unwrap_or_default().to_string();
+    let name = super::edit::declared_name(&req.text)
+        .unwrap_or_default()
+        .to_string();
     let picture = cds_rules::draw::draw(&engine, &[name.as_str()]);
     Ok(json!({
         "svg": picture.svg,
