@@ -482,3 +482,26 @@ fn ordered_medication_is_explained() {
         "{text}"
     );
 }
+
+/// The same text compiles to the same node numbers every time (definitions in file order).
+#[test]
+fn compiling_is_deterministic() {
+    let news2 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../rulesets/news2/news2.rules"
+    ))
+    .unwrap();
+    let numbers = || {
+        let c = build(&[news2.as_str()]);
+        let mut v: Vec<(String, usize)> = c.rulesets[0]
+            .definition_names()
+            .map(|n| (n.to_string(), c.rulesets[0].definition(n).unwrap().index()))
+            .collect();
+        v.sort();
+        v
+    };
+    let first = numbers();
+    for _ in 0..4 {
+        assert_eq!(numbers(), first);
+    }
+}

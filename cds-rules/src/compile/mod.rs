@@ -170,8 +170,17 @@ fn compile_one(b: &mut GraphBuilder, rs: &Ruleset) -> Result<CompiledRuleset, Co
         active: Vec::new(),
         spans: HashMap::new(),
     };
-    // Every definition gets a node (so that tools can show any of them).
-    let names: Vec<&str> = cx.items.keys().copied().collect();
+    // Every definition gets a node (so that tools can show any of them), in file order: the
+    // same text always compiles to the same node numbers.
+    let names: Vec<&str> = rs
+        .items
+        .iter()
+        .filter_map(|it| match it {
+            Item::Define(d) => Some(d.name.name.as_str()),
+            Item::Score(s) => Some(s.name.name.as_str()),
+            Item::Rule(_) => None,
+        })
+        .collect();
     for n in names {
         cx.name_node(n)?;
     }
