@@ -100,7 +100,7 @@
     el.noticeText.textContent = text;
     el.notice.className = 'notice' + (kind ? ' ' + kind : '');
     el.notice.hidden = false;
-    if (kind === 'ok') noticeTimer = setTimeout(hideNotice, 12000);
+    if (kind === 'ok') noticeTimer = setTimeout(hideNotice, 8000);
   }
   function hideNotice() { el.notice.hidden = true; }
 
@@ -1012,7 +1012,6 @@
       const cards = (r.cards || []).length ? `expects ${r.cards.join(', ')}` : 'expects no card';
       result.replaceChildren(h('span', { class: 'pill ok', text: 'saved' }), ` ${r.case} (${cards})`);
       input.value = '';
-      showNotice(`Saved the test case ${r.case}.`, 'ok');
     } catch (err) {
       result.replaceChildren(h('span', { class: 'pill bad', text: 'not saved' }), ' '
         + (err.status === 409 ? 'A test case with this name exists: change the description.' : err.message));
