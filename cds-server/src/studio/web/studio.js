@@ -931,7 +931,7 @@
     const out = [];
     const sample = state.samples.patients.find((p) => p.id === request.patient);
     out.push(h('div', { class: 'try-head' },
-      h('span', { text: sample ? sample.label : request.patient }),
+      h('span', { class: 'try-patient', title: request.patient, text: sample ? sample.label : request.patient }),
       h('span', { text: '·' }),
       h('span', { class: 'mono', title: 'Evaluation time', text: r.at || '' }),
       h('span', { text: '·' }),
