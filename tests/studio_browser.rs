@@ -29,8 +29,9 @@ use support::server::{root, Server};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const RULESET: &str = "hypertension/hypertension.rules";
-/// A hypertension test case whose latest reading is in the crisis range: fires a critical card.
-const PATIENT: &str = "fixture:hypertension/tests/crisis-systolic-181.json";
+/// A hypertension test case whose latest reading is in the crisis range: fires a critical card
+/// (offered as a sample patient whose id ends with its path).
+const PATIENT: &str = "hypertension/tests/crisis-systolic-181.json";
 /// The usual wait for something on the page.
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -387,7 +388,20 @@ async fn steps(c: Client, base: String, rulesets: PathBuf) {
     screenshot(c, "02-fixed").await;
 
     // d. Try it on a test patient in the crisis range (Ctrl+Enter from the editor).
-    select(c, "#patient-select", PATIENT).await;
+    let patient = js(
+        c,
+        &format!(
+            "const o = [...document.querySelectorAll('#patient-select option')]
+                 .find((o) => o.value.endsWith(':{PATIENT}'));
+             return o ? o.value : null"
+        ),
+    )
+    .await;
+    let patient = patient
+        .as_str()
+        .unwrap_or_else(|| panic!("{PATIENT} among the sample patients"))
+        .to_string();
+    select(c, "#patient-select", &patient).await;
     editor
         .send_keys(&(Key::Control + &Key::Enter))
         .await

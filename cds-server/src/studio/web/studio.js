@@ -37,6 +37,7 @@
     file: null,
     info: null,
     savedText: '',
+    etag: null,
     prevText: '',
     diagnostics: [],
     errors: 0,
@@ -464,6 +465,7 @@
       parts.push(`<span class="ln${s ? ' has-' + (s === 'error' ? 'error' : 'warning') : ''}">${l + 1}</span>`);
     }
     el.gutter.innerHTML = parts.join('');
+    updateCursor();
   }
 
   function syncScroll() {
@@ -519,7 +521,14 @@
     const text = el.editor.value;
     const pos = el.editor.selectionStart;
     const lineStart = text.lastIndexOf('\n', pos - 1) + 1;
-    el.cursorPos.textContent = `Ln ${lineOf(text, pos) + 1}, Col ${pos - lineStart + 1}`;
+    const line = lineOf(text, pos);
+    el.cursorPos.textContent = `Ln ${line + 1}, Col ${pos - lineStart + 1}`;
+    const prev = el.gutter.querySelector('.ln.current');
+    const cur = el.gutter.children[line];
+    if (prev !== cur) {
+      if (prev) prev.classList.remove('current');
+      if (cur) cur.classList.add('current');
+    }
   }
 
   // ---------------------------------------------------------------- diagnostics
@@ -752,6 +761,7 @@
     state.file = r.file || file;
     state.info = state.rulesets.find((x) => x.file === state.file) || { name: r.name, file: state.file };
     state.savedText = r.text;
+    state.etag = r.etag || null;
     state.prevText = r.text;
     state.diagnostics = [];
     state.errors = 0;
@@ -812,28 +822,43 @@
     el.cohortSelect.replaceChildren(...state.samples.cohorts.map((c) => h('option', { value: c.id, text: c.label || c.id })));
   }
 
+  /** Whether a sample is one of the rulesets' test cases (`case:` or `fixture:` ids). */
+  function isCase(p) { return p.source === 'case' || p.source === 'fixture'; }
+
+  /** The path part of a sample id (`case:news2/tests/x.json` → `news2/tests/x.json`). */
+  function samplePath(p) {
+    const i = p.id.indexOf(':');
+    return i < 0 ? p.id : p.id.slice(i + 1);
+  }
+
   function fillPatients(reset) {
     const sel = el.patientSelect;
     const keep = reset ? null : sel.value;
-    const prefix = state.file ? `fixture:${folderOf(state.file)}/` : null;
+    const folder = state.file ? folderOf(state.file) : null;
     const own = [];
-    const otherFixtures = [];
+    const otherCases = [];
     const shared = [];
     for (const p of state.samples.patients) {
-      if (prefix && p.id.startsWith(prefix)) own.push(p);
-      else if (p.source === 'fixture') otherFixtures.push(p);
+      if (isCase(p) && folder !== null && samplePath(p).startsWith(`${folder}/tests/`)) own.push(p);
+      else if (isCase(p)) otherCases.push(p);
       else shared.push(p);
     }
-    const group = (label, items) => (items.length
-      ? h('optgroup', { label }, items.map((p) => h('option', { value: p.id, text: p.label || p.id })))
+    const ownPrefix = state.info && state.info.name ? `${state.info.name} · ` : null;
+    const option = (p, strip) => {
+      let label = p.label || p.id;
+      if (strip && ownPrefix && label.startsWith(ownPrefix)) label = label.slice(ownPrefix.length);
+      return h('option', { value: p.id, title: p.label || p.id, text: label });
+    };
+    const group = (label, items, strip) => (items.length
+      ? h('optgroup', { label }, items.map((p) => option(p, strip)))
       : null);
     const groups = [
-      group("This ruleset's test cases", own),
-      group('Sample patients', shared),
-      group('Other rulesets\' test cases', otherFixtures),
+      group("This ruleset's test cases", own, true),
+      group('Sample patients', shared, false),
+      group("Other rulesets' test cases", otherCases, false),
     ].filter(Boolean);
     sel.replaceChildren(...groups);
-    if (keep && state.samples.patients.some((p) => p.id === keep && (!prefix || !p.id.startsWith('fixture:') || p.id.startsWith(prefix)))) {
+    if (keep && [...sel.options].some((o) => o.value === keep)) {
       sel.value = keep;
     } else if (sel.options.length) {
       sel.selectedIndex = 0;
@@ -1224,10 +1249,13 @@
     setBusy(el.saveBtn, true);
     let ok = false;
     try {
-      const r = await api('PUT', 'ruleset', { file, text });
+      const request = { file, text };
+      if (state.etag) request.etag = state.etag;
+      const r = await api('PUT', 'ruleset', request);
       ok = true;
       if (state.file === file) {
         state.savedText = text;
+        state.etag = r.etag || null;
         const backup = r.backup ? ` Backup of the previous version: ${r.backup}.` : '';
         const reloaded = r.reloaded ? ' The server now uses it.' : '';
         showNotice(`Saved ${r.file || file}.${backup}${reloaded}`, 'ok');
@@ -1239,7 +1267,11 @@
     } catch (err) {
       const diags = diagnosticsOf(err);
       if (diags && el.editor.value === text) applyDiagnostics(diags);
-      showNotice(diags ? 'Not saved: the text does not check clean.' : `Not saved: ${err.message}`, 'error');
+      let why = diags ? 'the text does not check clean.' : err.message;
+      if (err.status === 409) {
+        why = 'the file changed on disk since it was opened here. Copy your text, reopen the ruleset and apply your changes again.';
+      }
+      showNotice(`Not saved: ${why}`, 'error');
     } finally {
       el.saveBtn.classList.remove('busy');
       el.saveBtn.setAttribute('aria-busy', 'false');
