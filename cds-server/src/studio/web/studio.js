@@ -25,6 +25,8 @@
     tryBtn: $('try-btn'), tryResult: $('try-result'),
     runTestsBtn: $('run-tests-btn'), testsSummary: $('tests-summary'), testsResult: $('tests-result'),
     cohortSelect: $('cohort-select'), backtestAt: $('backtest-at'), backtestBtn: $('backtest-btn'),
+    backtestMode: $('backtest-mode'), backtestFrom: $('backtest-from'), backtestTo: $('backtest-to'),
+    backtestEvery: $('backtest-every'), backtestHook: $('backtest-hook'),
     backtestSummary: $('backtest-summary'), backtestReport: $('backtest-report'),
     graphBtn: $('graph-btn'), graphView: $('graph-view'), graphStats: $('graph-stats'),
     zoomIn: $('zoom-in'), zoomOut: $('zoom-out'), zoomFit: $('zoom-fit'), zoomLevel: $('zoom-level'),
@@ -878,6 +880,9 @@
     const keep = el.hookSelect.value;
     el.hookSelect.replaceChildren(...opts);
     el.hookSelect.value = keep && [...el.hookSelect.options].some((o) => o.value === keep) ? keep : '';
+    const keepBacktest = el.backtestHook.value;
+    el.backtestHook.replaceChildren(...opts.map((o) => o.cloneNode(true)));
+    el.backtestHook.value = keepBacktest && [...el.backtestHook.options].some((o) => o.value === keepBacktest) ? keepBacktest : '';
   }
 
   function selectedSample() {
@@ -1083,6 +1088,19 @@
     return Number(n).toLocaleString('en', { maximumFractionDigits: digits === undefined ? 0 : digits });
   }
 
+  function today() {
+    const d = new Date();
+    const pad = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  }
+
+  function onBacktestMode() {
+    const mode = el.backtestMode.value;
+    for (const f of document.querySelectorAll('.backtest-controls [data-mode]')) {
+      f.hidden = f.dataset.mode !== mode;
+    }
+  }
+
   async function runBacktest() {
     if (!state.file) return;
     const cohort = el.cohortSelect.value;
@@ -1092,8 +1110,17 @@
     const label = el.cohortSelect.selectedOptions[0] ? el.cohortSelect.selectedOptions[0].textContent : cohort;
     el.backtestSummary.replaceChildren(h('div', { class: 'busy-line', text: `Replaying ${label}…` }));
     el.backtestReport.hidden = true;
+    const request = { file: state.file, text, cohort };
+    if (el.backtestMode.value === 'every') {
+      request.from = el.backtestFrom.value.trim();
+      request.to = el.backtestTo.value.trim();
+      request.every = el.backtestEvery.value;
+    } else {
+      request.at = el.backtestAt.value.trim() || today();
+    }
+    if (el.backtestHook.value) request.hook = el.backtestHook.value;
     try {
-      const r = await api('POST', 'backtest', { file: state.file, text, cohort, at: el.backtestAt.value.trim() || null });
+      const r = await api('POST', 'backtest', request);
       const totals = h('div', { class: 'totals' },
         [['patients', r.patients, 0], ['evaluations', r.evaluations, 0], ['cards', r.cards, 0], ['seconds', r.seconds, 2]]
           .map(([name, v, d]) => h('div', { class: 'total' },
@@ -1109,7 +1136,11 @@
           h('th', { class: 'num', text: 'Patients' }), h('th', { class: 'num', text: 'Alerts' }),
           h('th', { class: 'num', text: 'Per 100 patient-months' }))),
         h('tbody', null, rows.length ? rows : h('tr', null, h('td', { colspan: '5', class: 'empty-state', text: 'No rule alerted.' }))));
-      el.backtestSummary.replaceChildren(totals, table);
+      const notes = [r.mode, r.cohort].filter(Boolean).join(' · ');
+      const skipped = r.skipped ? ` · ${plural(r.skipped, 'patient')} skipped` : '';
+      el.backtestSummary.replaceChildren(
+        notes || skipped ? h('p', { class: 'backtest-mode-line', text: notes + skipped }) : '',
+        totals, table);
       if (r.report) {
         el.backtestReport.srcdoc = r.report;
         el.backtestReport.hidden = false;
@@ -1313,6 +1344,8 @@
     el.zoomFit.addEventListener('click', fitZoom);
     el.graphView.addEventListener('wheel', onGraphWheel, { passive: false });
     el.patientSelect.addEventListener('change', onPatientChange);
+    el.backtestMode.addEventListener('change', onBacktestMode);
+    if (!el.backtestAt.value) el.backtestAt.value = today();
     for (const t of ['try', 'tests', 'backtest', 'graph']) {
       $('tab-' + t).addEventListener('click', () => activateTab(t));
     }
