@@ -40,6 +40,8 @@
     info: null,
     savedText: '',
     etag: null,
+    testCount: 0,
+    backupCount: 0,
     prevText: '',
     diagnostics: [],
     errors: 0,
@@ -777,10 +779,9 @@
     el.editor.scrollLeft = 0;
     el.editor.setSelectionRange(0, 0);
     el.rulesetTitle.textContent = state.info.title || r.name || '';
-    const tests = Array.isArray(r.tests) ? r.tests.length : 0;
-    const backups = Array.isArray(r.history) ? r.history.length : 0;
-    el.rulesetFile.textContent = `${state.file} · ${plural(tests, 'test case')}`
-      + (backups ? ` · ${plural(backups, 'backup')}` : '');
+    state.testCount = Array.isArray(r.tests) ? r.tests.length : 0;
+    state.backupCount = Array.isArray(r.history) ? r.history.length : 0;
+    renderFileLine();
     try { history.replaceState(null, '', '#' + encodeURIComponent(state.file)); } catch (_) { /* ignore */ }
     hideNotice();
     resetResults();
@@ -792,6 +793,11 @@
     refreshStatus();
     updateCursor();
     scheduleCheck(0);
+  }
+
+  function renderFileLine() {
+    el.rulesetFile.textContent = `${state.file} · ${plural(state.testCount, 'test case')}`
+      + (state.backupCount ? ` · ${plural(state.backupCount, 'backup')}` : '');
   }
 
   function resetResults() {
@@ -1042,6 +1048,7 @@
       const cards = (r.cards || []).length ? `expects ${r.cards.join(', ')}` : 'expects no card';
       result.replaceChildren(h('span', { class: 'pill ok', text: 'saved' }), ` ${r.case} (${cards})`);
       input.value = '';
+      if (req.file === state.file) { state.testCount += 1; renderFileLine(); }
     } catch (err) {
       result.replaceChildren(h('span', { class: 'pill bad', text: 'not saved' }), ' '
         + (err.status === 409 ? 'A test case with this name exists: change the description.' : err.message));
@@ -1051,6 +1058,18 @@
   }
 
   // ---------------------------------------------------------------- tests
+
+  /** A mismatch: its first line, then the explanation that may follow it, as written. */
+  function mismatchItem(m) {
+    const text = String(m);
+    const nl = text.indexOf('\n');
+    if (nl < 0) return h('li', { text });
+    const rest = text.slice(nl + 1);
+    const indent = Math.min(...rest.split('\n').filter((l) => l.trim()).map((l) => /^ */.exec(l)[0].length));
+    const body = rest.split('\n').map((l) => l.slice(Number.isFinite(indent) ? indent : 0)).join('\n');
+    return h('li', null, text.slice(0, nl),
+      h('details', { class: 'tc-details' }, h('summary', { text: 'explanation' }), h('pre', { class: 'tc-explain', text: body })));
+  }
 
   async function runTests() {
     if (!state.file) return;
@@ -1068,7 +1087,7 @@
           h('span', { class: 'tc-icon', text: c.passed ? '✓' : '✕' }),
           h('span', { class: 'tc-description', text: c.description || c.file }),
           h('span', { class: 'tc-file', text: c.file }),
-          (c.mismatches || []).length ? h('ul', { class: 'tc-mismatches' }, c.mismatches.map((m) => h('li', { text: m }))) : null)))
+          (c.mismatches || []).length ? h('ul', { class: 'tc-mismatches' }, c.mismatches.map(mismatchItem)) : null)))
         : h('p', { class: 'empty-state', text: 'This ruleset has no test cases yet: save one from the Try tab.' }));
     } catch (err) {
       const diags = diagnosticsOf(err);
@@ -1287,6 +1306,7 @@
       if (state.file === file) {
         state.savedText = text;
         state.etag = r.etag || null;
+        if (r.backup) { state.backupCount += 1; renderFileLine(); }
         const backup = r.backup ? ` Backup of the previous version: ${r.backup}.` : '';
         const reloaded = r.reloaded ? ' The server now uses it.' : '';
         showNotice(`Saved ${r.file || file}.${backup}${reloaded}`, 'ok');
