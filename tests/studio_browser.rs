@@ -311,7 +311,7 @@ async fn steps(c: Client, base: String, rulesets: PathBuf) {
     editor
         .send_keys(
             "\nrule extreme-systolic\n  when adult and latest-systolc > 250 'mm[Hg]'\n\
-             then critical \"Systolic {latest-systolic}: check the reading\"\n",
+             then critical \"Systolic {latest-systolic}: check the reading\"",
         )
         .await
         .unwrap();
