@@ -966,9 +966,8 @@
   function renderTry(r, request) {
     const out = [];
     const sample = state.samples.patients.find((p) => p.id === request.patient);
+    out.push(h('div', { class: 'try-patient', title: request.patient, text: sample ? sample.label : request.patient }));
     out.push(h('div', { class: 'try-head' },
-      h('span', { class: 'try-patient', title: request.patient, text: sample ? sample.label : request.patient }),
-      h('span', { text: '·' }),
       h('span', { class: 'mono', title: 'Evaluation time', text: r.at || '' }),
       h('span', { text: '·' }),
       h('span', { text: 'hook ' + (r.hook || 'any') }),
