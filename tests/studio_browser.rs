@@ -189,6 +189,10 @@ fn studio_in_a_browser() {
              chromium-driver (`apt-get install chromium chromium-driver`; package {package})"
         );
     }
+    // `cds serve` reads every `CDS_*` variable as configuration (and refuses unknown ones):
+    // take this one out of the environment the server inherits.
+    let update_docs = std::env::var("CDS_UPDATE_DOCS_SCREENSHOT").as_deref() == Ok("1");
+    std::env::remove_var("CDS_UPDATE_DOCS_SCREENSHOT");
     let work = root().join("target/studio-browser");
     let _ = fs::remove_dir_all(&work);
     let rulesets = work.join("rulesets");
@@ -231,14 +235,20 @@ fn studio_in_a_browser() {
         .build()
         .unwrap();
     let started = Instant::now();
-    rt.block_on(walk(&driver.url, &server.base, &rulesets, &profile));
+    rt.block_on(walk(
+        &driver.url,
+        &server.base,
+        &rulesets,
+        &profile,
+        update_docs,
+    ));
     eprintln!(
         "studio browser walk: {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }
 
-async fn walk(driver: &str, base: &str, rulesets: &Path, profile: &Path) {
+async fn walk(driver: &str, base: &str, rulesets: &Path, profile: &Path, update_docs: bool) {
     let caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -258,7 +268,12 @@ async fn walk(driver: &str, base: &str, rulesets: &Path, profile: &Path) {
         .await
         .expect("a chromium session through chromedriver");
     // The walk runs as a task so that a failed assertion still closes the browser.
-    let walk = tokio::spawn(steps(c.clone(), base.to_string(), rulesets.to_path_buf()));
+    let walk = tokio::spawn(steps(
+        c.clone(),
+        base.to_string(),
+        rulesets.to_path_buf(),
+        update_docs,
+    ));
     let result = walk.await;
     let _ = c.close().await;
     if let Err(e) = result {
@@ -269,7 +284,7 @@ async fn walk(driver: &str, base: &str, rulesets: &Path, profile: &Path) {
     }
 }
 
-async fn steps(c: Client, base: String, rulesets: PathBuf) {
+async fn steps(c: Client, base: String, rulesets: PathBuf, update_docs: bool) {
     let c = &c;
     let file_on_disk = rulesets.join(RULESET);
     let original = fs::read_to_string(&file_on_disk).unwrap();
@@ -449,7 +464,7 @@ async fn steps(c: Client, base: String, rulesets: PathBuf) {
         "{explained}"
     );
     let try_shot = screenshot(c, "03-try").await;
-    if std::env::var("CDS_UPDATE_DOCS_SCREENSHOT").as_deref() == Ok("1") {
+    if update_docs {
         fs::copy(&try_shot, root().join("docs/studio.png")).unwrap();
     }
 
