@@ -411,3 +411,50 @@ fn the_graph_of_the_edited_text_marks_shared_nodes() {
     );
     assert_eq!(s, 422);
 }
+
+/// `cds studio`: on loopback only, on embedded defaults, printing where to open it.
+#[test]
+fn cds_studio_runs_on_loopback_only() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let refused = Command::new(env!("CARGO_BIN_EXE_cds"))
+        .args(["studio", "--addr", "0.0.0.0:0"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("loopback"), "{err}");
+    let dir = scratch_rulesets("studio-cli");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cds"))
+        .args(["studio", "--addr", "127.0.0.1:0", "--rulesets"])
+        .arg(&dir)
+        .env("CDS_AUDIT__STORE", "memory")
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("studio on ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/studio/"),
+        "{url}"
+    );
+    let page = reqwest::blocking::get(&url).unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let list: Value = reqwest::blocking::get(url.replace("/studio/", "/studio/api/rulesets"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(list["rulesets"].as_array().unwrap().len(), 9);
+    let _ = child.kill();
+    let _ = child.wait();
+}

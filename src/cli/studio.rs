@@ -26,17 +26,19 @@ pub struct StudioArgs {
 }
 
 pub fn run(args: &StudioArgs) -> anyhow::Result<ExitCode> {
-    let mut config = Config {
-        addr: "127.0.0.1:8484".parse().expect("a valid address"),
-        ..Config::default()
-    };
+    // Embedded defaults (no configuration file); `CDS_*` environment variables still apply.
+    let mut config = Config::load(None)?;
+    if std::env::var_os("CDS_ADDR").is_none() {
+        config.addr = "127.0.0.1:8484".parse().expect("a valid address");
+    }
     if let Some(a) = args.addr {
-        if !a.ip().is_loopback() {
-            bail!(
-                "cds studio listens on a loopback address only ({a} is not one); to offer the studio to others, run `cds serve` with authentication: the studio then needs the admin role"
-            );
-        }
         config.addr = a;
+    }
+    let a = config.addr;
+    if !a.ip().is_loopback() {
+        bail!(
+            "cds studio listens on a loopback address only ({a} is not one); to offer the studio to others, run `cds serve` with authentication: the studio then needs the admin role"
+        );
     }
     if let Some(r) = &args.rulesets {
         config.rulesets = r.clone();
