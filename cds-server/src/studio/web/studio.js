@@ -1209,7 +1209,27 @@
     if (!state.graphSize) return;
     const view = el.graphView;
     const z = Math.min((view.clientWidth - 28) / state.graphSize.w, (view.clientHeight - 28) / state.graphSize.h, 1.5);
-    setZoom(z > 0 ? z : 1);
+    setZoom(z > 0 ? z : 1, { x: 0, y: 0 });
+    view.scrollLeft = 0;
+    view.scrollTop = 0;
+  }
+
+  /** Scrolls the graph so that its rule nodes (the cards, at the top) are in view. */
+  function showGraphRules() {
+    const view = el.graphView;
+    const cards = [...view.querySelectorAll('.node.card')];
+    if (!cards.length) return;
+    const origin = view.getBoundingClientRect();
+    let min = Infinity;
+    let max = -Infinity;
+    for (const c of cards) {
+      const r = c.getBoundingClientRect();
+      min = Math.min(min, r.left - origin.left + view.scrollLeft);
+      max = Math.max(max, r.right - origin.left + view.scrollLeft);
+    }
+    const span = max - min;
+    view.scrollLeft = span < view.clientWidth ? (min + max) / 2 - view.clientWidth / 2 : min - 12;
+    view.scrollTop = 0;
   }
 
   async function drawGraph() {
@@ -1230,8 +1250,11 @@
         svg.setAttribute('preserveAspectRatio', 'xMinYMin meet');
         state.zoom = 1;
         const view = el.graphView;
-        if (state.graphSize.w > view.clientWidth - 28) fitZoom(); else setZoom(1);
-        if (state.zoom < 0.5) setZoom(0.5, { x: 0, y: 0 });
+        // Readable first: the width fitted, but not smaller than half size; then the rules
+        // (the cards, drawn at the top) in view.
+        const fitWidth = (view.clientWidth - 28) / state.graphSize.w;
+        setZoom(Math.max(0.5, Math.min(1, fitWidth)), { x: 0, y: 0 });
+        showGraphRules();
       }
     } catch (err) {
       const diags = diagnosticsOf(err);
@@ -1241,6 +1264,26 @@
     } finally {
       setBusy(el.graphBtn, false);
     }
+  }
+
+  /** Drag to pan the graph. */
+  function onGraphDrag(e) {
+    if (e.button !== 0 || !graphSvg()) return;
+    const view = el.graphView;
+    const start = { x: e.clientX, y: e.clientY, left: view.scrollLeft, top: view.scrollTop };
+    view.classList.add('dragging');
+    const move = (m) => {
+      view.scrollLeft = start.left - (m.clientX - start.x);
+      view.scrollTop = start.top - (m.clientY - start.y);
+    };
+    const up = () => {
+      view.classList.remove('dragging');
+      window.removeEventListener('mousemove', move);
+      window.removeEventListener('mouseup', up);
+    };
+    window.addEventListener('mousemove', move);
+    window.addEventListener('mouseup', up);
+    e.preventDefault();
   }
 
   function onGraphWheel(e) {
@@ -1362,6 +1405,7 @@
     el.zoomOut.addEventListener('click', () => setZoom(state.zoom / 1.25));
     el.zoomFit.addEventListener('click', fitZoom);
     el.graphView.addEventListener('wheel', onGraphWheel, { passive: false });
+    el.graphView.addEventListener('mousedown', onGraphDrag);
     el.patientSelect.addEventListener('change', onPatientChange);
     el.backtestMode.addEventListener('change', onBacktestMode);
     if (!el.backtestAt.value) el.backtestAt.value = today();
