@@ -403,13 +403,15 @@ async fn steps(c: Client, base: String, rulesets: PathBuf, update_docs: bool) {
     screenshot(c, "02-fixed").await;
 
     // d. Try it on a test patient in the crisis range (Ctrl+Enter from the editor).
-    let patient = js(
+    let patient = wait_js(
         c,
+        "the test patient among the samples",
         &format!(
             "const o = [...document.querySelectorAll('#patient-select option')]
                  .find((o) => o.value.endsWith(':{PATIENT}'));
              return o ? o.value : null"
         ),
+        WAIT,
     )
     .await;
     let patient = patient
@@ -546,12 +548,14 @@ async fn steps(c: Client, base: String, rulesets: PathBuf, update_docs: bool) {
 
     // ... and a backtest on the smallest cohort.
     click(c, "#tab-backtest").await;
-    let cohort = js(
+    let cohort = wait_js(
         c,
+        "a cohort",
         "const opts = [...document.querySelectorAll('#cohort-select option')];
          const size = (o) => Number((/(\\d+) patients/.exec(o.textContent) || [0, 1e9])[1]);
          opts.sort((a, b) => size(a) - size(b));
          return opts.length ? opts[0].value : null",
+        WAIT,
     )
     .await;
     let cohort = cohort.as_str().expect("a cohort to backtest").to_string();

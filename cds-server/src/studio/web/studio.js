@@ -57,6 +57,7 @@
     token: null,
     metrics: { charWidth: 7.8, lineHeight: 20, padX: 12, padY: 10 },
     activeTab: 'try',
+    openSeq: 0,
   };
   try { state.token = sessionStorage.getItem(TOKEN_KEY); } catch (_) { state.token = null; }
 
@@ -750,13 +751,16 @@
   }
 
   async function openRuleset(file) {
+    const seq = ++state.openSeq;
     clearTimeout(state.checkTimer);
     state.checkSeq++;
     setStatus('loading…', '');
     let r;
     try {
       r = await api('GET', 'ruleset?file=' + encodeURIComponent(file));
+      if (seq !== state.openSeq) return; // another ruleset was chosen meanwhile
     } catch (err) {
+      if (seq !== state.openSeq) return;
       showNotice(`Cannot open ${file}: ${err.message}`, 'error');
       setStatus('not loaded', 'error');
       if (state.file) el.rulesetSelect.value = state.file;
@@ -1437,17 +1441,22 @@
     wire();
     fillHooks();
     renderHighlight();
+    const samples = loadSamples();
     try {
-      await Promise.all([loadRulesets(), loadSamples()]);
+      await loadRulesets();
     } catch (err) {
       showNotice(`Cannot list the rulesets: ${err.message}`, 'error');
       setStatus('offline', 'error');
       return;
     }
     if (!state.rulesets.length) { setStatus('no rulesets', 'warning'); return; }
-    const wanted = decodeURIComponent((location.hash || '').slice(1));
-    const first = state.rulesets.find((r) => r.file === wanted) || state.rulesets[0];
-    await openRuleset(first.file);
+    // Unless one was already picked from the list while it loaded.
+    if (!state.openSeq) {
+      const wanted = decodeURIComponent((location.hash || '').slice(1));
+      const first = state.rulesets.find((r) => r.file === wanted) || state.rulesets[0];
+      await openRuleset(first.file);
+    }
+    await samples;
   }
 
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(() => { measureFont(); positionBubble(); });
