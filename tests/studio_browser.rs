@@ -6,7 +6,7 @@
 //! mistake (live diagnostics: list, squiggle, bubble), fix it, try it on a test patient, save the
 //! result as a test case, run the tests, draw the graph, backtest on the smallest cohort, save;
 //! and the page loads nothing from elsewhere. Screenshots of each step go to
-//! `target/studio-screenshots/`; with `CDS_UPDATE_DOCS_SCREENSHOT=1` the one after the Try step
+//! `target/studio-screenshots/`; with `UPDATE_STUDIO_SCREENSHOT=1` the one after the Try step
 //! is copied to `docs/studio.png`.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install chromium
@@ -189,10 +189,8 @@ fn studio_in_a_browser() {
              chromium-driver (`apt-get install chromium chromium-driver`; package {package})"
         );
     }
-    // `cds serve` reads every `CDS_*` variable as configuration (and refuses unknown ones):
-    // take this one out of the environment the server inherits.
-    let update_docs = std::env::var("CDS_UPDATE_DOCS_SCREENSHOT").as_deref() == Ok("1");
-    std::env::remove_var("CDS_UPDATE_DOCS_SCREENSHOT");
+    // Not a `CDS_*` name: `cds serve` reads those as configuration (and refuses unknown ones).
+    let update_docs = std::env::var("UPDATE_STUDIO_SCREENSHOT").as_deref() == Ok("1");
     let work = root().join("target/studio-browser");
     let _ = fs::remove_dir_all(&work);
     let rulesets = work.join("rulesets");
@@ -546,20 +544,23 @@ async fn steps(c: Client, base: String, rulesets: PathBuf, update_docs: bool) {
     assert_ne!(before, after, "zooming changes the scale");
     screenshot(c, "05-graph").await;
 
-    // ... and a backtest on the smallest cohort.
+    // ... and a backtest over the two years before the last encounter of the largest cohort,
+    // every four weeks (the times come from the cohort).
     click(c, "#tab-backtest").await;
     let cohort = wait_js(
         c,
         "a cohort",
         "const opts = [...document.querySelectorAll('#cohort-select option')];
-         const size = (o) => Number((/(\\d+) patients/.exec(o.textContent) || [0, 1e9])[1]);
-         opts.sort((a, b) => size(a) - size(b));
+         const size = (o) => Number((/(\\d+) patients/.exec(o.textContent) || [0, 0])[1]);
+         opts.sort((a, b) => size(b) - size(a));
          return opts.length ? opts[0].value : null",
         WAIT,
     )
     .await;
     let cohort = cohort.as_str().expect("a cohort to backtest").to_string();
     select(c, "#cohort-select", &cohort).await;
+    select(c, "#backtest-mode", "every").await;
+    select(c, "#backtest-every", "4w").await;
     click(c, "#backtest-btn").await;
     let patients = wait_js(
         c,
@@ -568,11 +569,27 @@ async fn steps(c: Client, base: String, rulesets: PathBuf, update_docs: bool) {
          const p = document.querySelector('#backtest-summary .total .t-value');
          const f = document.getElementById('backtest-report');
          return t && p && f && !f.hidden && f.getAttribute('sandbox') === ''
-           && (f.getAttribute('srcdoc') || '').length > 0 ? Number(p.textContent) : null",
-        Duration::from_secs(60),
+           && (f.getAttribute('srcdoc') || '').length > 0
+           ? [...document.querySelectorAll('#backtest-summary .total .t-value')].map((v) => Number(v.textContent.replace(/,/g, '')))
+           : null",
+        Duration::from_secs(90),
     )
     .await;
-    assert!(patients.as_f64().unwrap() > 0.0, "patients: {patients}");
+    let totals: Vec<f64> = patients
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(totals[0] > 0.0, "patients: {totals:?}");
+    assert!(
+        totals[1] > totals[0],
+        "a timeline evaluates each patient several times: {totals:?}"
+    );
+    assert!(
+        totals[2] > 0.0,
+        "the cohort raises cards over two years: {totals:?}"
+    );
     screenshot(c, "06-backtest").await;
 
     // g. Save (Ctrl+S): the copy on disk changes, the previous text is kept as a backup.

@@ -1,7 +1,8 @@
 //! Backtesting the edited rules: `cds replay` over a sample cohort, in the server.
 //!
 //! `POST /studio/api/backtest` `{file, text, cohort, at}` or `{file, text, cohort, from, to,
-//! every}` (a timeline, `every` as `1d`, `1w`, ...), with an optional `hook`: the ruleset
+//! every}` (a timeline, `every` as `1d`, `1w`, ..., or `encounter`: at the end of each
+//! encounter, between `from` and `to` when given), with an optional `hook`: the ruleset
 //! folder of `file`, with `text` in place of the file, replayed over the cohort (no look-ahead,
 //! as `cds replay`); the answer holds the per-rule summary and the replay's self-contained
 //! report (charts as SVG). One backtest runs at a time (409 while another runs); the server's
@@ -63,6 +64,10 @@ impl BacktestRequest {
         };
         match (some(&self.at), some(&self.every)) {
             (Some(at), None) => Ok(Mode::At { at }),
+            (None, Some(every)) if every == "encounter" => Ok(Mode::Encounters {
+                from: some(&self.from),
+                to: some(&self.to),
+            }),
             (None, Some(every)) => {
                 let (Some(from), Some(to)) = (some(&self.from), some(&self.to)) else {
                     return Err(ApiError::invalid_at(

@@ -46,6 +46,8 @@ pub struct Cohort {
     pub label: String,
     /// The folder.
     pub path: PathBuf,
+    /// The day its last encounter ended (a time at which a backtest finds data).
+    pub latest: Option<String>,
 }
 
 /// Deepest folder level searched under a sample folder.
@@ -131,6 +133,7 @@ pub fn files(state: &AppState) -> (Vec<Patient>, Vec<Cohort>) {
                     id: format!("{i}:{rel}"),
                     label: format!("{place} ({patients} patients, NDJSON)"),
                     path: dir.to_path_buf(),
+                    latest: latest_encounter_end(dir),
                 });
             }
             for f in json_files {
@@ -211,6 +214,65 @@ fn count_patients(dir: &Path) -> usize {
         .sum()
 }
 
+/// The latest day an encounter of a cohort folder ended (`period.end` in its
+/// `Encounter*.ndjson`), remembered per folder while its files keep their sizes.
+fn latest_encounter_end(dir: &Path) -> Option<String> {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static SEEN: Mutex<BTreeMap<PathBuf, (u64, Option<String>)>> = Mutex::new(BTreeMap::new());
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("Encounter") && n.ends_with(".ndjson"))
+        })
+        .collect();
+    let size: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((s, latest)) = seen.get(dir) {
+        if *s == size {
+            return latest.clone();
+        }
+    }
+    let mut latest: Option<String> = None;
+    for f in &files {
+        let Ok(bytes) = std::fs::read(f) else {
+            continue;
+        };
+        latest = latest.max(latest_end_in(&bytes));
+    }
+    seen.insert(dir.to_path_buf(), (size, latest.clone()));
+    latest
+}
+
+/// The greatest `YYYY-MM-DD` following an `"end":"` in NDJSON text.
+fn latest_end_in(bytes: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"end\":\"";
+    let mut best: Option<&[u8]> = None;
+    let mut i = 0;
+    while let Some(at) = bytes[i..].windows(KEY.len()).position(|w| w == KEY) {
+        let start = i + at + KEY.len();
+        if let Some(day) = bytes.get(start..start + 10) {
+            let ok = day.iter().enumerate().all(|(k, c)| match k {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            });
+            if ok && best.is_none_or(|b| day > b) {
+                best = Some(day);
+            }
+        }
+        i = start;
+    }
+    best.map(|d| String::from_utf8_lossy(d).into_owned())
+}
+
 /// `Karan_Yost_49d2ef3d` → `Karan Yost`; other names with `_`/`-` as spaces.
 fn readable(stem: &str) -> String {
     let mut words: Vec<&str> = stem.split(['_', '-']).filter(|w| !w.is_empty()).collect();
@@ -282,7 +344,7 @@ pub async fn list(
             patients.extend(files.iter().map(patient_json));
             let cohorts: Vec<Value> = cohorts
                 .iter()
-                .map(|c| json!({"id": c.id, "label": c.label}))
+                .map(|c| json!({"id": c.id, "label": c.label, "latest": c.latest}))
                 .collect();
             Ok(json!({"patients": patients, "cohorts": cohorts}))
         })
@@ -299,6 +361,15 @@ fn patient_json(p: &Patient) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_latest_encounter_end_is_found() {
+        let text = br#"{"resourceType":"Encounter","period":{"start":"2020-01-01","end":"2021-03-04T10:00:00Z"}}
+{"resourceType":"Encounter","period":{"end":"2023-12-31"}}
+{"resourceType":"Encounter","period":{"end":"not a date"}}"#;
+        assert_eq!(latest_end_in(text).as_deref(), Some("2023-12-31"));
+        assert_eq!(latest_end_in(b"{}"), None);
+    }
 
     #[test]
     fn file_names_read_as_names() {

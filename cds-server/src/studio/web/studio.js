@@ -832,6 +832,20 @@
     }
     fillPatients();
     el.cohortSelect.replaceChildren(...state.samples.cohorts.map((c) => h('option', { value: c.id, text: c.label || c.id })));
+    onCohortChange();
+  }
+
+  /**
+   * Backtest times that find data: the cohort's last encounter (once), or the two years before
+   * it (timeline) — unless the user typed times of their own.
+   */
+  function onCohortChange() {
+    const c = state.samples.cohorts.find((x) => x.id === el.cohortSelect.value);
+    const latest = (c && c.latest) || today();
+    const twoYearsBefore = `${Number(latest.slice(0, 4)) - 2}${latest.slice(4)}`;
+    for (const [input, value] of [[el.backtestAt, latest], [el.backtestFrom, twoYearsBefore], [el.backtestTo, latest]]) {
+      if (!input.dataset.typed) input.value = value;
+    }
   }
 
   /** Whether a sample is one of the rulesets' test cases (`case:` or `fixture:` ids). */
@@ -1412,6 +1426,10 @@
     el.graphView.addEventListener('mousedown', onGraphDrag);
     el.patientSelect.addEventListener('change', onPatientChange);
     el.backtestMode.addEventListener('change', onBacktestMode);
+    el.cohortSelect.addEventListener('change', onCohortChange);
+    for (const input of [el.backtestAt, el.backtestFrom, el.backtestTo]) {
+      input.addEventListener('input', () => { input.dataset.typed = '1'; });
+    }
     if (!el.backtestAt.value) el.backtestAt.value = today();
     for (const t of ['try', 'tests', 'backtest', 'graph']) {
       $('tab-' + t).addEventListener('click', () => activateTab(t));
