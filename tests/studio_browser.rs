@@ -4,10 +4,11 @@
 //!
 //! One walk through the page as a clinician would use it: open a ruleset, type a rule with a
 //! mistake (live diagnostics: list, squiggle, bubble), fix it, try it on a test patient, save the
-//! result as a test case, run the tests, draw the graph, backtest on the smallest cohort, save;
-//! and the page loads nothing from elsewhere. Screenshots of each step go to
-//! `target/studio-screenshots/`; with `UPDATE_STUDIO_SCREENSHOT=1` the one after the Try step
-//! is copied to `docs/studio.png`.
+//! result as a test case, run the tests, draw the graph, backtest the largest cohort over two
+//! years, save; and the page loads nothing from elsewhere. Screenshots of each step go to
+//! `target/studio-screenshots/`; with `UPDATE_STUDIO_SCREENSHOT=1` the one with the diagnostic
+//! and the one after the Try step are copied to `docs/studio-diagnostic.png` and
+//! `docs/studio.png`.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`); without them the test fails and says so.
@@ -366,7 +367,10 @@ async fn steps(c: Client, base: String, rulesets: PathBuf, update_docs: bool) {
         (placed["below"] == true || placed["above"] == true) && placed["near"] == true,
         "the bubble is next to the error: {placed}"
     );
-    screenshot(c, "01-error").await;
+    let error_shot = screenshot(c, "01-error").await;
+    if update_docs {
+        fs::copy(&error_shot, root().join("docs/studio-diagnostic.png")).unwrap();
+    }
 
     // c. Fix it: the diagnostic selects the offending text; type the right name over it.
     click(c, "#diagnostics .diagnostic.error").await;
