@@ -14,14 +14,14 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use cds_replay::{Mode, ReplayOptions};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::trial::{engine_with, Unloadable};
-use super::{admin, blocking, body, samples};
+use super::trial::engine_with;
+use super::{call, samples, Refusal};
 use crate::access::Access;
 use crate::body::JsonBody;
 use crate::outcome::{ApiError, Problem};
@@ -107,40 +107,38 @@ pub async fn run(
     Extension(access): Extension<Access>,
     json: JsonBody,
 ) -> Response {
-    let req: BacktestRequest = match admin(&access).and_then(|()| body(json)) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    if RUNNING.swap(true, Ordering::SeqCst) {
-        return ApiError {
-            status: StatusCode::CONFLICT,
-            code: "conflict",
-            problems: vec![Problem::at(
-                "",
-                "a backtest is already running; try again when it ends",
-            )],
-            retry_after: Some(5),
-        }
-        .into_response();
-    }
-    let guard = Running;
-    let result = blocking(move || {
-        let _guard = guard;
-        Ok(run_blocking(&state, &access, &req))
-    })
-    .await;
-    match result {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(u)) => u.into_response("the ruleset has errors; fix them to backtest it"),
-        Err(e) => e.into_response(),
-    }
+    let when_errors = "the ruleset has errors; fix them to backtest it";
+    call(
+        state,
+        access,
+        json,
+        StatusCode::OK,
+        when_errors,
+        |state, access, req| {
+            if RUNNING.swap(true, Ordering::SeqCst) {
+                return Err(ApiError {
+                    status: StatusCode::CONFLICT,
+                    code: "conflict",
+                    problems: vec![Problem::at(
+                        "",
+                        "a backtest is already running; try again when it ends",
+                    )],
+                    retry_after: Some(5),
+                }
+                .into());
+            }
+            let _running = Running;
+            run_blocking(state, access, &req)
+        },
+    )
+    .await
 }
 
 fn run_blocking(
     state: &AppState,
     access: &Access,
     req: &BacktestRequest,
-) -> Result<Value, Unloadable> {
+) -> Result<Value, Refusal> {
     let mode = req.mode()?;
     let (engine, _) = engine_with(state, access, &req.file, &req.text)?;
     let cohort = samples::cohort(state, &req.cohort)?;

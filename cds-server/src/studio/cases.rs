@@ -12,14 +12,14 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::trial::{engine_with, evaluation_time, Unloadable};
-use super::{admin, blocking, body, samples};
+use super::trial::{engine_with, evaluation_time};
+use super::{call, samples, Refusal};
 use crate::access::Access;
 use crate::body::JsonBody;
 use crate::outcome::{ApiError, Problem};
@@ -61,19 +61,19 @@ pub async fn run(
     Extension(access): Extension<Access>,
     json: JsonBody,
 ) -> Response {
-    let req: RunRequest = match admin(&access).and_then(|()| body(json)) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let result = blocking(move || Ok(run_blocking(&state, &access, &req))).await;
-    match result {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(u)) => u.into_response("the ruleset has errors; fix them to run its tests"),
-        Err(e) => e.into_response(),
-    }
+    let when_errors = "the ruleset has errors; fix them to run its tests";
+    call(
+        state,
+        access,
+        json,
+        StatusCode::OK,
+        when_errors,
+        run_blocking,
+    )
+    .await
 }
 
-fn run_blocking(state: &AppState, access: &Access, req: &RunRequest) -> Result<Value, Unloadable> {
+fn run_blocking(state: &AppState, access: &Access, req: RunRequest) -> Result<Value, Refusal> {
     let (engine, f) = engine_with(state, access, &req.file, &req.text)?;
     let paths =
         cds_rules::engine::files_with_extension(&f.dir().join("tests"), "json").unwrap_or_default();
@@ -108,16 +108,16 @@ pub async fn save(
     Extension(access): Extension<Access>,
     json: JsonBody,
 ) -> Response {
-    let req: SaveRequest = match admin(&access).and_then(|()| body(json)) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let result = blocking(move || Ok(save_blocking(&state, &access, &req))).await;
-    match result {
-        Ok(Ok(v)) => (StatusCode::CREATED, Json(v)).into_response(),
-        Ok(Err(u)) => u.into_response("the ruleset has errors; fix them to save a test case"),
-        Err(e) => e.into_response(),
-    }
+    let when_errors = "the ruleset has errors; fix them to save a test case";
+    call(
+        state,
+        access,
+        json,
+        StatusCode::CREATED,
+        when_errors,
+        save_blocking,
+    )
+    .await
 }
 
 /// A file name from a description: lower-case words joined by `-`, at most 60 characters.
@@ -136,11 +136,7 @@ pub fn slug(description: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-fn save_blocking(
-    state: &AppState,
-    access: &Access,
-    req: &SaveRequest,
-) -> Result<Value, Unloadable> {
+fn save_blocking(state: &AppState, access: &Access, req: SaveRequest) -> Result<Value, Refusal> {
     let description = req.description.trim();
     let name = slug(description);
     if name.is_empty() {

@@ -13,15 +13,15 @@ use std::sync::Arc;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::diagnostics::{check as check_text, Diagnostic};
 use super::workspace::{RulesFile, Workspace};
-use super::{admin, blocking, body, respond};
+use super::{admin, blocking, call, respond, Refusal};
 use crate::access::Access;
 use crate::body::JsonBody;
 use crate::outcome::ApiError;
@@ -204,71 +204,50 @@ pub(crate) fn diagnostics_json(diagnostics: &[Diagnostic]) -> Value {
     })
 }
 
-/// 422 with the diagnostics: the text has errors. An OperationOutcome with one issue per
-/// error (its `expression` is `line:column`) and the diagnostics in the editor's shape.
-pub(crate) fn unprocessable(what: &str, diagnostics: &[Diagnostic]) -> Response {
-    let issues: Vec<Value> = diagnostics
-        .iter()
-        .filter(|d| d.severity == "error")
-        .map(|d| {
-            json!({
-                "severity": "error",
-                "code": "invalid",
-                "diagnostics": format!("{}:{}: {}", d.line, d.column, d.message),
-                "expression": [format!("{}:{}", d.line, d.column)],
-            })
-        })
-        .collect();
-    let mut body = diagnostics_json(diagnostics);
-    body["resourceType"] = json!("OperationOutcome");
-    body["issue"] = json!(if issues.is_empty() {
-        vec![json!({"severity": "error", "code": "invalid", "diagnostics": what})]
-    } else {
-        issues
-    });
-    body["message"] = json!(what);
-    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-}
-
 /// `POST /studio/api/check` `{file, text}`.
 pub async fn check(
-    State(_state): State<Arc<AppState>>,
+    State(state): State<Arc<AppState>>,
     Extension(access): Extension<Access>,
     json: JsonBody,
 ) -> Response {
-    let result = async {
-        admin(&access)?;
-        let e: Edited = body(json)?;
-        e.validate()?;
-        blocking(move || Ok(diagnostics_json(&check_text(&e.text, &e.file).diagnostics))).await
-    }
-    .await;
-    respond(result)
+    call(
+        state,
+        access,
+        json,
+        StatusCode::OK,
+        "",
+        |_, _, e: Edited| {
+            e.validate()?;
+            Ok(diagnostics_json(&check_text(&e.text, &e.file).diagnostics))
+        },
+    )
+    .await
 }
 
 /// `POST /studio/api/format` `{file, text}`: 422 with the syntax errors when it does not parse.
-pub async fn format(Extension(access): Extension<Access>, json: JsonBody) -> Response {
-    let result = async {
-        admin(&access)?;
-        let e: Edited = body(json)?;
-        e.validate()?;
-        blocking(move || {
-            Ok(match cds_rules::parse(&e.text, &e.file) {
+pub async fn format(
+    State(state): State<Arc<AppState>>,
+    Extension(access): Extension<Access>,
+    json: JsonBody,
+) -> Response {
+    let when_errors = "the text does not parse; fix the syntax errors to format it";
+    call(
+        state,
+        access,
+        json,
+        StatusCode::OK,
+        when_errors,
+        |_, _, e: Edited| {
+            e.validate()?;
+            match cds_rules::parse(&e.text, &e.file) {
                 Ok(ast) => Ok(json!({ "text": cds_rules::format(&ast) })),
-                Err(_) => Err(check_text(&e.text, &e.file).diagnostics),
-            })
-        })
-        .await
-    }
-    .await;
-    match result {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(d)) => unprocessable(
-            "the text does not parse; fix the syntax errors to format it",
-            &d,
-        ),
-        Err(e) => e.into_response(),
-    }
+                Err(_) => Err(Refusal::Diagnostics(
+                    check_text(&e.text, &e.file).diagnostics,
+                )),
+            }
+        },
+    )
+    .await
 }
 
 /// `PUT /studio/api/ruleset` `{file, text, etag?}`.
@@ -277,29 +256,23 @@ pub async fn save(
     Extension(access): Extension<Access>,
     json: JsonBody,
 ) -> Response {
-    let result = async {
-        admin(&access)?;
-        let e: Edited = body(json)?;
-        e.validate()?;
-        let st = state.clone();
-        blocking(move || save_blocking(&st, &access, e)).await
-    }
-    .await;
-    match result {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(d)) => unprocessable("not saved: the ruleset has errors", &d),
-        Err(e) => e.into_response(),
-    }
+    let when_errors = "not saved: the ruleset has errors";
+    call(
+        state,
+        access,
+        json,
+        StatusCode::OK,
+        when_errors,
+        save_blocking,
+    )
+    .await
 }
 
 /// One save at a time (the check, the backup and the write belong together).
 static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn save_blocking(
-    state: &AppState,
-    access: &Access,
-    e: Edited,
-) -> Result<Result<Value, Vec<Diagnostic>>, ApiError> {
+fn save_blocking(state: &AppState, access: &Access, e: Edited) -> Result<Value, Refusal> {
+    e.validate()?;
     let _one = SAVING.lock().unwrap_or_else(|p| p.into_inner());
     let ws = workspace(state);
     let f = ws.file(&e.file, false)?;
@@ -316,14 +289,15 @@ fn save_blocking(
                         "the file changed on disk since it was opened; reopen it (your text is still in the editor) and apply your changes again",
                     )],
                     retry_after: None,
-                });
+                }
+                .into());
             }
         }
     }
     visible(access, &f, &e.text)?;
     let checked = check_text(&e.text, &e.file);
     if checked.errors() > 0 {
-        return Ok(Err(checked.diagnostics));
+        return Err(Refusal::Diagnostics(checked.diagnostics));
     }
     // Clean alone; it must also load with the other rulesets (a ruleset name used twice).
     if let Err(err) =
@@ -333,10 +307,7 @@ fn save_blocking(
             cds_rules::engine::EngineError::Compile(c) => c.to_string(),
             other => other.to_string(),
         };
-        return Err(ApiError::invalid_at(
-            "text",
-            format!("not saved: {message}"),
-        ));
+        return Err(ApiError::invalid_at("text", format!("not saved: {message}")).into());
     }
     let backup = ws
         .save(&f, &e.text, state.config.studio.keep_versions)
@@ -346,7 +317,7 @@ fn save_blocking(
         })?;
     tracing::info!(file = %f.id, "studio: ruleset saved");
     let problems = state.reload();
-    Ok(Ok(json!({
+    Ok(json!({
         "file": f.id,
         "saved": true,
         "etag": etag(&e.text),
@@ -354,7 +325,7 @@ fn save_blocking(
         "reloaded": problems.is_empty(),
         "reloadProblems": problems,
         "warnings": checked.diagnostics.iter().filter(|d| d.severity == "warning").count(),
-    })))
+    }))
 }
 
 #[cfg(test)]

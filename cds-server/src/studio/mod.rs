@@ -33,12 +33,13 @@ pub mod workspace;
 
 use std::sync::Arc;
 
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::access::Access;
 use crate::body::JsonBody;
@@ -105,7 +106,7 @@ pub fn is_api(path: &str) -> bool {
 }
 
 /// The JSON body of a studio call, read into `T`; a wrong field is a 400 naming its JSON path.
-pub(crate) fn body<T: DeserializeOwned>(JsonBody(v): JsonBody) -> Result<T, ApiError> {
+fn body<T: DeserializeOwned>(JsonBody(v): JsonBody) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         ApiError::invalid_at(
@@ -121,6 +122,69 @@ pub(crate) fn respond(result: Result<Value, ApiError>) -> Response {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// Why a studio call did not do its work: the text has errors (422 with the diagnostics, shown
+/// in the editor), or anything else (an API error).
+pub(crate) enum Refusal {
+    /// The ruleset text has errors.
+    Diagnostics(Vec<diagnostics::Diagnostic>),
+    /// Another error.
+    Api(ApiError),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        Refusal::Api(e)
+    }
+}
+
+/// One studio API call: the admin role, the JSON body read into `T`, the work done off the
+/// async threads, and its answer — `status` with JSON, 422 with the diagnostics (`when_errors`
+/// says what could not be done), or the error.
+pub(crate) async fn call<T: DeserializeOwned + Send + 'static>(
+    state: Arc<AppState>,
+    access: Access,
+    json: JsonBody,
+    status: StatusCode,
+    when_errors: &'static str,
+    work: fn(&AppState, &Access, T) -> Result<Value, Refusal>,
+) -> Response {
+    let req: T = match admin(&access).and_then(|()| body(json)) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    match blocking(move || Ok(work(&state, &access, req))).await {
+        Ok(Ok(v)) => (status, Json(v)).into_response(),
+        Ok(Err(Refusal::Diagnostics(d))) => unprocessable(when_errors, &d),
+        Ok(Err(Refusal::Api(e))) | Err(e) => e.into_response(),
+    }
+}
+
+/// 422 with the diagnostics: the text has errors. An OperationOutcome with one issue per
+/// error (its `expression` is `line:column`) and the diagnostics in the editor's shape.
+pub(crate) fn unprocessable(what: &str, diagnostics: &[diagnostics::Diagnostic]) -> Response {
+    let issues: Vec<Value> = diagnostics
+        .iter()
+        .filter(|d| d.severity == "error")
+        .map(|d| {
+            json!({
+                "severity": "error",
+                "code": "invalid",
+                "diagnostics": format!("{}:{}: {}", d.line, d.column, d.message),
+                "expression": [format!("{}:{}", d.line, d.column)],
+            })
+        })
+        .collect();
+    let mut body = edit::diagnostics_json(diagnostics);
+    body["resourceType"] = json!("OperationOutcome");
+    body["issue"] = json!(if issues.is_empty() {
+        vec![json!({"severity": "error", "code": "invalid", "diagnostics": what})]
+    } else {
+        issues
+    });
+    body["message"] = json!(what);
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
 /// Runs blocking work (evaluation, tests, replay, files) off the async threads.

@@ -7,13 +7,14 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::trial::{engine_with, Unloadable};
-use super::{admin, blocking, body};
+use super::trial::engine_with;
+use super::{call, Refusal};
 use crate::access::Access;
 use crate::body::JsonBody;
 use crate::state::AppState;
@@ -34,23 +35,19 @@ pub async fn draw(
     Extension(access): Extension<Access>,
     json: JsonBody,
 ) -> Response {
-    let req: DrawRequest = match admin(&access).and_then(|()| body(json)) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let result = blocking(move || Ok(draw_blocking(&state, &access, &req))).await;
-    match result {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(u)) => u.into_response("the ruleset has errors; fix them to see its graph"),
-        Err(e) => e.into_response(),
-    }
+    let when_errors = "the ruleset has errors; fix them to see its graph";
+    call(
+        state,
+        access,
+        json,
+        StatusCode::OK,
+        when_errors,
+        draw_blocking,
+    )
+    .await
 }
 
-fn draw_blocking(
-    state: &AppState,
-    access: &Access,
-    req: &DrawRequest,
-) -> Result<Value, Unloadable> {
+fn draw_blocking(state: &AppState, access: &Access, req: DrawRequest) -> Result<Value, Refusal> {
     let (engine, _) = engine_with(state, access, &req.file, &req.text)?;
     let name = super::edit::declared_name(&req.text)
         .unwrap_or_default()

@@ -12,17 +12,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
 use cds_core::data::PatientRecord;
 use cds_core::temporal::DateTime;
 use cds_rules::engine::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::diagnostics::{check as check_text, Diagnostic};
-use super::edit::{unprocessable, workspace};
-use super::{admin, blocking, body, samples};
+use super::diagnostics::check as check_text;
+use super::edit::workspace;
+use super::{call, samples, Refusal};
 use crate::access::Access;
 use crate::body::JsonBody;
 use crate::outcome::ApiError;
@@ -46,36 +47,13 @@ pub struct TryRequest {
     pub hook: Option<String>,
 }
 
-/// Why edited text could not become an engine.
-pub(crate) enum Unloadable {
-    /// It has errors (shown in the editor).
-    Diagnostics(Vec<Diagnostic>),
-    /// Something else (an API error).
-    Api(ApiError),
-}
-
-impl From<ApiError> for Unloadable {
-    fn from(e: ApiError) -> Self {
-        Unloadable::Api(e)
-    }
-}
-
-impl Unloadable {
-    pub(crate) fn into_response(self, what: &str) -> Response {
-        match self {
-            Unloadable::Diagnostics(d) => unprocessable(what, &d),
-            Unloadable::Api(e) => e.into_response(),
-        }
-    }
-}
-
 /// The edited file's ruleset folder, loaded with `text` in place of the file.
 pub(crate) fn engine_with(
     state: &AppState,
     access: &Access,
     file: &str,
     text: &str,
-) -> Result<(Engine, super::workspace::RulesFile), Unloadable> {
+) -> Result<(Engine, super::workspace::RulesFile), Refusal> {
     if text.len() > super::edit::MAX_TEXT {
         return Err(ApiError::invalid_at("text", "the ruleset is too large").into());
     }
@@ -84,7 +62,7 @@ pub(crate) fn engine_with(
     super::edit::visible(access, &f, text)?;
     let checked = check_text(text, file);
     if checked.errors() > 0 {
-        return Err(Unloadable::Diagnostics(checked.diagnostics));
+        return Err(Refusal::Diagnostics(checked.diagnostics));
     }
     let engine =
         Engine::load_with(f.dir(), &[(f.path.clone(), text.to_string())]).map_err(|e| {
@@ -135,19 +113,19 @@ pub async fn run(
     Extension(access): Extension<Access>,
     json: JsonBody,
 ) -> Response {
-    let req: TryRequest = match admin(&access).and_then(|()| body(json)) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let result = blocking(move || Ok(try_blocking(&state, &access, &req))).await;
-    match result {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(u)) => u.into_response("the ruleset has errors; fix them to try it"),
-        Err(e) => e.into_response(),
-    }
+    let when_errors = "the ruleset has errors; fix them to try it";
+    call(
+        state,
+        access,
+        json,
+        StatusCode::OK,
+        when_errors,
+        try_blocking,
+    )
+    .await
 }
 
-fn try_blocking(state: &AppState, access: &Access, req: &TryRequest) -> Result<Value, Unloadable> {
+fn try_blocking(state: &AppState, access: &Access, req: TryRequest) -> Result<Value, Refusal> {
     let (engine, _) = engine_with(state, access, &req.file, &req.text)?;
     let sample = samples::patient(state, access, &req.patient)?;
     let record =
