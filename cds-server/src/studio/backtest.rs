@@ -12,18 +12,14 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::Extension;
 use cds_replay::{Mode, ReplayOptions};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::trial::engine_with;
-use super::{call, samples, Refusal};
+use super::{samples, Refusal};
 use crate::access::Access;
-use crate::body::JsonBody;
 use crate::outcome::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -101,44 +97,21 @@ impl Drop for Running {
     }
 }
 
-/// `POST /studio/api/backtest`.
-pub async fn run(
-    State(state): State<Arc<AppState>>,
-    Extension(access): Extension<Access>,
-    json: JsonBody,
-) -> Response {
-    let when_errors = "the ruleset has errors; fix them to backtest it";
-    call(
-        state,
-        access,
-        json,
-        StatusCode::OK,
-        when_errors,
-        |state, access, req| {
-            if RUNNING.swap(true, Ordering::SeqCst) {
-                return Err(ApiError {
-                    status: StatusCode::CONFLICT,
-                    code: "conflict",
-                    problems: vec![Problem::at(
-                        "",
-                        "a backtest is already running; try again when it ends",
-                    )],
-                    retry_after: Some(5),
-                }
-                .into());
-            }
-            let _running = Running;
-            run_blocking(state, access, &req)
-        },
-    )
-    .await
-}
-
-fn run_blocking(
-    state: &AppState,
-    access: &Access,
-    req: &BacktestRequest,
-) -> Result<Value, Refusal> {
+/// `POST /studio/api/backtest`; 409 while another backtest runs.
+pub fn run(state: &AppState, access: &Access, req: BacktestRequest) -> Result<Value, Refusal> {
+    if RUNNING.swap(true, Ordering::SeqCst) {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            problems: vec![Problem::at(
+                "",
+                "a backtest is already running; try again when it ends",
+            )],
+            retry_after: Some(5),
+        }
+        .into());
+    }
+    let _running = Running;
     let mode = req.mode()?;
     let (engine, _) = engine_with(state, access, &req.file, &req.text)?;
     let cohort = samples::cohort(state, &req.cohort)?;

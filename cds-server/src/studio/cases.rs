@@ -8,20 +8,14 @@
 //!   `tests/<slug>.json` expecting exactly the cards the edited text raises for that sample
 //!   (the resources the rules cannot read are left out), then runs it. 409 if it exists.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::Extension;
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::trial::{engine_with, evaluation_time};
-use super::{call, samples, Refusal};
+use super::{samples, Refusal};
 use crate::access::Access;
-use crate::body::JsonBody;
 use crate::outcome::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -56,24 +50,7 @@ pub struct SaveRequest {
 }
 
 /// `POST /studio/api/tests`.
-pub async fn run(
-    State(state): State<Arc<AppState>>,
-    Extension(access): Extension<Access>,
-    json: JsonBody,
-) -> Response {
-    let when_errors = "the ruleset has errors; fix them to run its tests";
-    call(
-        state,
-        access,
-        json,
-        StatusCode::OK,
-        when_errors,
-        run_blocking,
-    )
-    .await
-}
-
-fn run_blocking(state: &AppState, access: &Access, req: RunRequest) -> Result<Value, Refusal> {
+pub fn run(state: &AppState, access: &Access, req: RunRequest) -> Result<Value, Refusal> {
     let (engine, f) = engine_with(state, access, &req.file, &req.text)?;
     let paths =
         cds_rules::engine::files_with_extension(&f.dir().join("tests"), "json").unwrap_or_default();
@@ -102,24 +79,6 @@ fn run_blocking(state: &AppState, access: &Access, req: RunRequest) -> Result<Va
     Ok(json!({"passed": passed, "failed": results.len() - passed, "cases": cases}))
 }
 
-/// `POST /studio/api/tests/save`.
-pub async fn save(
-    State(state): State<Arc<AppState>>,
-    Extension(access): Extension<Access>,
-    json: JsonBody,
-) -> Response {
-    let when_errors = "the ruleset has errors; fix them to save a test case";
-    call(
-        state,
-        access,
-        json,
-        StatusCode::CREATED,
-        when_errors,
-        save_blocking,
-    )
-    .await
-}
-
 /// A file name from a description: lower-case words joined by `-`, at most 60 characters.
 pub fn slug(description: &str) -> String {
     let mut out = String::new();
@@ -136,7 +95,8 @@ pub fn slug(description: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-fn save_blocking(state: &AppState, access: &Access, req: SaveRequest) -> Result<Value, Refusal> {
+/// `POST /studio/api/tests/save`.
+pub fn save(state: &AppState, access: &Access, req: SaveRequest) -> Result<Value, Refusal> {
     let description = req.description.trim();
     let name = slug(description);
     if name.is_empty() {

@@ -21,9 +21,8 @@ use sha2::{Digest, Sha256};
 
 use super::diagnostics::{check as check_text, Diagnostic};
 use super::workspace::{RulesFile, Workspace};
-use super::{admin, blocking, call, respond, Refusal};
+use super::{admin, blocking, respond, Refusal};
 use crate::access::Access;
-use crate::body::JsonBody;
 use crate::outcome::ApiError;
 use crate::state::AppState;
 
@@ -205,73 +204,27 @@ pub(crate) fn diagnostics_json(diagnostics: &[Diagnostic]) -> Value {
 }
 
 /// `POST /studio/api/check` `{file, text}`.
-pub async fn check(
-    State(state): State<Arc<AppState>>,
-    Extension(access): Extension<Access>,
-    json: JsonBody,
-) -> Response {
-    call(
-        state,
-        access,
-        json,
-        StatusCode::OK,
-        "",
-        |_, _, e: Edited| {
-            e.validate()?;
-            Ok(diagnostics_json(&check_text(&e.text, &e.file).diagnostics))
-        },
-    )
-    .await
+pub fn check(_: &AppState, _: &Access, e: Edited) -> Result<Value, Refusal> {
+    e.validate()?;
+    Ok(diagnostics_json(&check_text(&e.text, &e.file).diagnostics))
 }
 
 /// `POST /studio/api/format` `{file, text}`: 422 with the syntax errors when it does not parse.
-pub async fn format(
-    State(state): State<Arc<AppState>>,
-    Extension(access): Extension<Access>,
-    json: JsonBody,
-) -> Response {
-    let when_errors = "the text does not parse; fix the syntax errors to format it";
-    call(
-        state,
-        access,
-        json,
-        StatusCode::OK,
-        when_errors,
-        |_, _, e: Edited| {
-            e.validate()?;
-            match cds_rules::parse(&e.text, &e.file) {
-                Ok(ast) => Ok(json!({ "text": cds_rules::format(&ast) })),
-                Err(_) => Err(Refusal::Diagnostics(
-                    check_text(&e.text, &e.file).diagnostics,
-                )),
-            }
-        },
-    )
-    .await
-}
-
-/// `PUT /studio/api/ruleset` `{file, text, etag?}`.
-pub async fn save(
-    State(state): State<Arc<AppState>>,
-    Extension(access): Extension<Access>,
-    json: JsonBody,
-) -> Response {
-    let when_errors = "not saved: the ruleset has errors";
-    call(
-        state,
-        access,
-        json,
-        StatusCode::OK,
-        when_errors,
-        save_blocking,
-    )
-    .await
+pub fn format(_: &AppState, _: &Access, e: Edited) -> Result<Value, Refusal> {
+    e.validate()?;
+    match cds_rules::parse(&e.text, &e.file) {
+        Ok(ast) => Ok(json!({ "text": cds_rules::format(&ast) })),
+        Err(_) => Err(Refusal::Diagnostics(
+            check_text(&e.text, &e.file).diagnostics,
+        )),
+    }
 }
 
 /// One save at a time (the check, the backup and the write belong together).
 static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn save_blocking(state: &AppState, access: &Access, e: Edited) -> Result<Value, Refusal> {
+/// `PUT /studio/api/ruleset` `{file, text, etag?}`.
+pub fn save(state: &AppState, access: &Access, e: Edited) -> Result<Value, Refusal> {
     e.validate()?;
     let _one = SAVING.lock().unwrap_or_else(|p| p.into_inner());
     let ws = workspace(state);

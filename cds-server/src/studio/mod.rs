@@ -33,10 +33,12 @@ pub mod workspace;
 
 use std::sync::Arc;
 
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -81,15 +83,64 @@ pub fn routes(enabled: bool) -> Router<Arc<AppState>> {
         .route("/studio/studio.js", get(assets::script))
         .route("/studio/studio.css", get(assets::style))
         .route("/studio/api/rulesets", get(edit::list))
-        .route("/studio/api/ruleset", get(edit::open).put(edit::save))
-        .route("/studio/api/check", post(edit::check))
-        .route("/studio/api/format", post(edit::format))
+        .route(
+            "/studio/api/ruleset",
+            get(edit::open).put(endpoint(
+                OK,
+                "not saved: the ruleset has errors",
+                edit::save,
+            )),
+        )
+        .route("/studio/api/check", post(endpoint(OK, "", edit::check)))
+        .route(
+            "/studio/api/format",
+            post(endpoint(
+                OK,
+                "the text does not parse; fix the syntax errors to format it",
+                edit::format,
+            )),
+        )
         .route("/studio/api/samples", get(samples::list))
-        .route("/studio/api/try", post(trial::run))
-        .route("/studio/api/tests", post(cases::run))
-        .route("/studio/api/tests/save", post(cases::save))
-        .route("/studio/api/backtest", post(backtest::run))
-        .route("/studio/api/graph", post(picture::draw))
+        .route(
+            "/studio/api/try",
+            post(endpoint(
+                OK,
+                "the ruleset has errors; fix them to try it",
+                trial::run,
+            )),
+        )
+        .route(
+            "/studio/api/tests",
+            post(endpoint(
+                OK,
+                "the ruleset has errors; fix them to run its tests",
+                cases::run,
+            )),
+        )
+        .route(
+            "/studio/api/tests/save",
+            post(endpoint(
+                StatusCode::CREATED,
+                "the ruleset has errors; fix them to save a test case",
+                cases::save,
+            )),
+        )
+        .route(
+            "/studio/api/backtest",
+            post(endpoint(
+                OK,
+                "the ruleset has errors; fix them to backtest it",
+                backtest::run,
+            )),
+        )
+        .route(
+            "/studio/api/graph",
+            post(endpoint(
+                OK,
+                "the ruleset has errors; fix them to see its graph",
+                picture::draw,
+            )),
+        )
 }
 
 /// The studio's paths that anyone may load: the page and its script and style (no data).
@@ -126,7 +177,7 @@ pub(crate) fn respond(result: Result<Value, ApiError>) -> Response {
 
 /// Why a studio call did not do its work: the text has errors (422 with the diagnostics, shown
 /// in the editor), or anything else (an API error).
-pub(crate) enum Refusal {
+pub enum Refusal {
     /// The ruleset text has errors.
     Diagnostics(Vec<diagnostics::Diagnostic>),
     /// Another error.
@@ -139,16 +190,36 @@ impl From<ApiError> for Refusal {
     }
 }
 
+const OK: StatusCode = StatusCode::OK;
+
+/// The work of one studio call: the caller's request read into `T`, its JSON answer.
+pub type Work<T> = fn(&AppState, &Access, T) -> Result<Value, Refusal>;
+
+/// The handler of a studio call with a JSON body doing `work` (see [`call`]).
+fn endpoint<T: DeserializeOwned + Send + 'static>(
+    status: StatusCode,
+    when_errors: &'static str,
+    work: Work<T>,
+) -> impl Fn(State<Arc<AppState>>, Extension<Access>, JsonBody) -> BoxFuture<'static, Response>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    move |State(state), Extension(access), json| {
+        Box::pin(call(state, access, json, status, when_errors, work))
+    }
+}
+
 /// One studio API call: the admin role, the JSON body read into `T`, the work done off the
 /// async threads, and its answer — `status` with JSON, 422 with the diagnostics (`when_errors`
 /// says what could not be done), or the error.
-pub(crate) async fn call<T: DeserializeOwned + Send + 'static>(
+async fn call<T: DeserializeOwned + Send + 'static>(
     state: Arc<AppState>,
     access: Access,
     json: JsonBody,
     status: StatusCode,
     when_errors: &'static str,
-    work: fn(&AppState, &Access, T) -> Result<Value, Refusal>,
+    work: Work<T>,
 ) -> Response {
     let req: T = match admin(&access).and_then(|()| body(json)) {
         Ok(r) => r,

@@ -4,19 +4,12 @@
 //! folder of `file` with `text` in place of the file, compiled, drawn by
 //! [`cds_rules::draw`] — nodes shared between rules (computed once for all of them) marked.
 
-use std::sync::Arc;
-
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::trial::engine_with;
-use super::{call, Refusal};
+use super::Refusal;
 use crate::access::Access;
-use crate::body::JsonBody;
 use crate::state::AppState;
 
 /// The body of a drawing.
@@ -30,24 +23,7 @@ pub struct DrawRequest {
 }
 
 /// `POST /studio/api/graph`.
-pub async fn draw(
-    State(state): State<Arc<AppState>>,
-    Extension(access): Extension<Access>,
-    json: JsonBody,
-) -> Response {
-    let when_errors = "the ruleset has errors; fix them to see its graph";
-    call(
-        state,
-        access,
-        json,
-        StatusCode::OK,
-        when_errors,
-        draw_blocking,
-    )
-    .await
-}
-
-fn draw_blocking(state: &AppState, access: &Access, req: DrawRequest) -> Result<Value, Refusal> {
+pub fn draw(state: &AppState, access: &Access, req: DrawRequest) -> Result<Value, Refusal> {
     let (engine, _) = engine_with(state, access, &req.file, &req.text)?;
     let name = super::edit::declared_name(&req.text)
         .unwrap_or_default()

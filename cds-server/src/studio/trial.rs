@@ -8,13 +8,8 @@
 //! after the patient's latest observation, else now) for `hook` (else every rule). The time is
 //! the mean of repeated evaluations (at least 20, or 50 ms).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::Extension;
 use cds_core::data::PatientRecord;
 use cds_core::temporal::DateTime;
 use cds_rules::engine::Engine;
@@ -23,9 +18,8 @@ use serde_json::{json, Value};
 
 use super::diagnostics::check as check_text;
 use super::edit::workspace;
-use super::{call, samples, Refusal};
+use super::{samples, Refusal};
 use crate::access::Access;
-use crate::body::JsonBody;
 use crate::outcome::ApiError;
 use crate::state::AppState;
 
@@ -108,24 +102,7 @@ pub(crate) fn evaluation_time(
 }
 
 /// `POST /studio/api/try`.
-pub async fn run(
-    State(state): State<Arc<AppState>>,
-    Extension(access): Extension<Access>,
-    json: JsonBody,
-) -> Response {
-    let when_errors = "the ruleset has errors; fix them to try it";
-    call(
-        state,
-        access,
-        json,
-        StatusCode::OK,
-        when_errors,
-        try_blocking,
-    )
-    .await
-}
-
-fn try_blocking(state: &AppState, access: &Access, req: TryRequest) -> Result<Value, Refusal> {
+pub fn run(state: &AppState, access: &Access, req: TryRequest) -> Result<Value, Refusal> {
     let (engine, _) = engine_with(state, access, &req.file, &req.text)?;
     let sample = samples::patient(state, access, &req.patient)?;
     let record =
