@@ -17,6 +17,7 @@ pub mod card;
 pub mod data;
 pub mod fhirpath;
 pub mod graph;
+pub mod markup;
 pub mod model;
 pub mod temporal;
 pub mod ucum;

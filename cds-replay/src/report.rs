@@ -40,21 +40,7 @@ pub fn render(summary: &Summary, skipped: &[Skipped]) -> String {
     out
 }
 
-/// `s` with the characters special in HTML text and attribute values replaced by references.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use cds_core::markup::escape;
 
 const HEAD: &str = r#"<!DOCTYPE html>
 <html lang="en">

@@ -138,7 +138,7 @@ pub(super) fn call<'a>(
                     base64_decode(text, true).and_then(|b| String::from_utf8(b).ok())
                 }
                 (Func::Decode, "hex") => hex_decode(text).and_then(|b| String::from_utf8(b).ok()),
-                (Func::Escape, "html") => Some(html_escape(text)),
+                (Func::Escape, "html") => Some(crate::markup::escape(text)),
                 (Func::Escape, "json") => Some(json_escape(text)),
                 (Func::Unescape, "html") => Some(html_unescape(text)),
                 (Func::Unescape, "json") => Some(crate::fhirpath::parse::unescape(text)),
@@ -260,21 +260,6 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
         })
         .collect()
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 fn html_unescape(text: &str) -> String {
