@@ -674,11 +674,24 @@ fn the_studio_needs_a_tenant_admin() {
     );
     let (s, _) = get(Some(Token::a(&studio).sign()), "/studio/api/rulesets");
     assert_eq!(s, 403, "a token without the admin role");
-    let (s, list) = get(
-        Some(Token::a(&studio).admin().sign()),
-        "/studio/api/rulesets",
-    );
+    // The page holds one token for its session: it may call again with it until it expires.
+    let session = Token::a(&studio).admin().sign();
+    let (s, list) = get(Some(session.clone()), "/studio/api/rulesets");
     assert_eq!(s, 200, "{list}");
+    let (s, _) = get(Some(session.clone()), "/studio/api/samples");
+    assert_eq!(s, 200, "the studio's token is a session's");
+    // ... but nowhere else: its audience is the studio.
+    let (s, _, _) = call(&server, &session, HT, &hypertension_call());
+    assert_eq!(s, 401);
+    let expired = Token::a(&studio)
+        .admin()
+        .with("iat", json!(now() - 400))
+        .with("exp", json!(now() - 100))
+        .sign();
+    assert_bare_401(
+        &server.send(Method::GET, "/studio/api/rulesets", Some(&expired), None),
+        "an expired studio token",
+    );
     let names: Vec<&str> = list["rulesets"]
         .as_array()
         .unwrap()

@@ -453,7 +453,21 @@ impl Verifier {
         authorization: Option<&str>,
         audience: &str,
     ) -> Result<Caller, Denied> {
-        self.verify_at(authorization, audience, unix_now()).await
+        self.verify_at(authorization, audience, unix_now(), true)
+            .await
+    }
+
+    /// Verifies like [`Verifier::verify`], but the token may be presented again until it
+    /// expires (its `jti` is not spent): for an audience that is a session rather than one
+    /// call — the rule studio's page holds one token for all its calls. Its lifetime is still
+    /// at most `max_token_lifetime_seconds`, and its audience admits it nowhere else.
+    pub async fn verify_session(
+        &self,
+        authorization: Option<&str>,
+        audience: &str,
+    ) -> Result<Caller, Denied> {
+        self.verify_at(authorization, audience, unix_now(), false)
+            .await
     }
 
     async fn verify_at(
@@ -461,6 +475,7 @@ impl Verifier {
         authorization: Option<&str>,
         audience: &str,
         now: i64,
+        once: bool,
     ) -> Result<Caller, Denied> {
         let compact = token::bearer(authorization)?;
         let unverified = token::parse(compact)?;
@@ -516,7 +531,7 @@ impl Verifier {
             .saturating_sub(now)
             .max(1);
         let ttl = Duration::from_secs(u64::try_from(ttl_secs).unwrap_or(1));
-        if !self.replay.first_use(iss, &checked.jti, ttl) {
+        if once && !self.replay.first_use(iss, &checked.jti, ttl) {
             return Err(Denied::Replayed);
         }
         Ok(Caller {
