@@ -35,6 +35,8 @@ const RULESET: &str = "hypertension/hypertension.rules";
 const PATIENT: &str = "hypertension/tests/crisis-systolic-181.json";
 /// The usual wait for something on the page.
 const WAIT: Duration = Duration::from_secs(20);
+/// The trusted client of the authentication walk (keys in tests/fixtures/auth).
+const ISS: &str = "https://ehr-a.example.org";
 
 /// chromedriver on a free loopback port, stopped when dropped.
 struct Driver {
@@ -181,8 +183,8 @@ async fn screenshot(c: &Client, name: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn studio_in_a_browser() {
+/// Fails (never skips) without Debian's chromium and chromedriver.
+fn browser_installed() {
     for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
         assert!(
             Path::new(path).exists(),
@@ -190,6 +192,11 @@ fn studio_in_a_browser() {
              chromium-driver (`apt-get install chromium chromium-driver`; package {package})"
         );
     }
+}
+
+#[test]
+fn studio_in_a_browser() {
+    browser_installed();
     // Not a `CDS_*` name: `cds serve` reads those as configuration (and refuses unknown ones).
     let update_docs = std::env::var("UPDATE_STUDIO_SCREENSHOT").as_deref() == Ok("1");
     let work = root().join("target/studio-browser");
@@ -234,20 +241,23 @@ fn studio_in_a_browser() {
         .build()
         .unwrap();
     let started = Instant::now();
-    rt.block_on(walk(
-        &driver.url,
-        &server.base,
-        &rulesets,
-        &profile,
-        update_docs,
-    ));
+    let base = server.base.clone();
+    let copy = rulesets.clone();
+    rt.block_on(walk(&driver.url, &profile, move |c| {
+        steps(c, base, copy, update_docs)
+    }));
     eprintln!(
         "studio browser walk: {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }
 
-async fn walk(driver: &str, base: &str, rulesets: &Path, profile: &Path, update_docs: bool) {
+/// Runs `steps` in a fresh headless chromium session; the browser is closed however they end.
+async fn walk<F, Fut>(driver: &str, profile: &Path, steps: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -266,13 +276,8 @@ async fn walk(driver: &str, base: &str, rulesets: &Path, profile: &Path, update_
         .connect(driver)
         .await
         .expect("a chromium session through chromedriver");
-    // The walk runs as a task so that a failed assertion still closes the browser.
-    let walk = tokio::spawn(steps(
-        c.clone(),
-        base.to_string(),
-        rulesets.to_path_buf(),
-        update_docs,
-    ));
+    // The steps run as a task so that a failed assertion still closes the browser.
+    let walk = tokio::spawn(steps(c.clone()));
     let result = walk.await;
     let _ = c.close().await;
     if let Err(e) = result {
@@ -637,4 +642,120 @@ async fn steps(c: Client, base: String, rulesets: PathBuf, update_docs: bool) {
             "{file} loaded: {loaded}"
         );
     }
+}
+
+/// With authentication on: the page asks for a token, says why a token without the admin role
+/// is refused, then works on with one admin token for all its calls, showing only the tenant's
+/// rulesets.
+#[test]
+fn the_studio_asks_for_an_admin_token() {
+    browser_installed();
+    let work = root().join("target/studio-browser-auth");
+    let _ = fs::remove_dir_all(&work);
+    let profile = work.join("chromium-profile");
+    fs::create_dir_all(&profile).unwrap();
+    let fixtures = root().join("tests/fixtures/auth");
+    let config = work.join("cds.toml");
+    fs::write(
+        &config,
+        format!(
+            r#"
+[[auth.clients]]
+iss = "{ISS}"
+tenant = "north"
+jwks_file = "{jwks}"
+
+[[tenants]]
+id = "north"
+rulesets = ["hypertension"]
+"#,
+            jwks = fixtures.join("ehr-a.jwks.json").display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(
+        "studio-browser-auth",
+        &["--config", config.to_str().unwrap()],
+    );
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(
+        &fs::read(fixtures.join("ehr-a.es384.pem")).unwrap(),
+    )
+    .unwrap();
+    let token = |admin: bool| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut claims = json!({"iss": ISS, "aud": format!("{}/studio", server.base),
+            "iat": now, "exp": now + 240, "jti": format!("studio-{admin}-{now}")});
+        if admin {
+            claims["roles"] = json!(["cds-admin"]);
+        }
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES384);
+        header.kid = Some("ehr-a-1".into());
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    };
+    let (plain, admin) = (token(false), token(true));
+    let driver =
+        Driver::start(&root().join("target/test-logs/studio-browser-auth-chromedriver.log"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = server.base.clone();
+    rt.block_on(walk(&driver.url, &profile, move |c| async move {
+        let c = &c;
+        c.goto(&format!("{base}/studio/")).await.expect("open /studio/");
+        let dialog_open = "return document.getElementById('token-dialog').open || null";
+        wait_js(c, "the token dialog", dialog_open, WAIT).await;
+        c.find(Locator::Css("#token-input")).await.unwrap().send_keys(&plain).await.unwrap();
+        click(c, "#token-save").await;
+        let why = wait_js(
+            c,
+            "the refusal of a token without the admin role",
+            "const e = document.getElementById('token-error');
+             return document.getElementById('token-dialog').open && !e.hidden ? e.textContent : null",
+            WAIT,
+        )
+        .await;
+        assert!(why.as_str().unwrap().contains("admin role"), "{why}");
+        screenshot(c, "08-token-refused").await;
+        c.find(Locator::Css("#token-input")).await.unwrap().send_keys(&admin).await.unwrap();
+        click(c, "#token-save").await;
+        // One token for every call that follows: the list, the ruleset, the samples, a try.
+        let listed = wait_js(
+            c,
+            "the tenant's rulesets",
+            "const o = [...document.querySelectorAll('#ruleset-select option')].map((o) => o.textContent);
+             return o.length && document.getElementById('editor').value ? o : null",
+            WAIT,
+        )
+        .await;
+        let listed = listed.as_array().unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert!(listed[0].as_str().unwrap().starts_with("hypertension"), "{listed:?}");
+        let patient = wait_js(
+            c,
+            "the test patient",
+            &format!(
+                "const o = [...document.querySelectorAll('#patient-select option')]
+                     .find((o) => o.value.endsWith(':{PATIENT}'));
+                 return o ? o.value : null"
+            ),
+            WAIT,
+        )
+        .await;
+        select(c, "#patient-select", patient.as_str().unwrap()).await;
+        click(c, "#try-btn").await;
+        wait_js(
+            c,
+            "the critical card",
+            "return document.querySelector('#try-result .card.indicator-critical') ? true : null",
+            WAIT,
+        )
+        .await;
+        let open = js(c, "return document.getElementById('token-dialog').open").await;
+        assert_eq!(open, json!(false), "no second sign-in");
+        screenshot(c, "09-signed-in").await;
+    }));
 }
