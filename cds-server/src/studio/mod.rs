@@ -18,8 +18,10 @@
 //! * [`picture`]: the compiled evaluation graph drawn.
 //!
 //! With authentication on, the page is public (it holds no data) and every API call needs a
-//! token with the admin role whose audience is `<audience base>/studio` (one token for the
-//! whole studio; see [`crate::access`]). A tenant's admin sees only its tenant's rulesets.
+//! token with the admin role whose audience is `<audience base>/studio`: one token for the
+//! whole studio, valid for all its calls until it expires (a session's, see
+//! [`crate::auth::Verifier::verify_session`] and [`crate::access`]). A tenant's admin sees only
+//! its tenant's rulesets.
 
 pub mod assets;
 pub mod backtest;
