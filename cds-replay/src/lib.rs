@@ -13,7 +13,7 @@
 //! * `run.json`: what was replayed and read ([`Manifest`]), for merging shards.
 //!
 //! How it runs: a first pass reads every file once and appends each resource's text, unparsed,
-//! to the partition file of its patient's bucket on disk ([`partition`]); a second pass takes
+//! to the partition file of its patient's bucket on disk (`partition`); a second pass takes
 //! one bucket at a time, groups its resources by patient and replays the patients on all cores
 //! (rayon). Memory is bounded by one bucket (`--partition-mb` of JSON, parsed one patient per
 //! thread at a time), the shared resources outside the Patient compartment (Practitioners,

@@ -47,7 +47,7 @@ pub struct Own {
 /// The contents of `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// [`FORMAT`].
+    /// `FORMAT`.
     pub format: u32,
     /// The evaluation times.
     pub mode: Mode,

@@ -1,4 +1,4 @@
-//! `report.html`: a self-contained page of a [`Summary`](crate::summary::Summary).
+//! `report.html`: a self-contained page of a [`Summary`].
 //!
 //! One HTML5 file with its style inline and its charts drawn as inline SVG: nothing is fetched
 //! (no script, font, style sheet or image), so a clinician opens it from disk without a server,

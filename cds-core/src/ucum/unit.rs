@@ -110,13 +110,13 @@ impl Unit {
     }
 
     /// Converts `value` from this unit into `target`, including the offset of affine
-    /// temperature scales (37 Cel → 98.6 [degF]).
+    /// temperature scales (37 Cel → 98.6 \[degF\]).
     pub fn convert_value(&self, value: Decimal, target: &Unit) -> Result<Decimal, UcumError> {
         self.convert(value, target, true)
     }
 
     /// Converts a difference (an interval) of `value` from this unit into `target`: affine
-    /// offsets are ignored (a rise of 1 Cel is a rise of 1.8 [degF]).
+    /// offsets are ignored (a rise of 1 Cel is a rise of 1.8 \[degF\]).
     pub fn convert_difference(&self, value: Decimal, target: &Unit) -> Result<Decimal, UcumError> {
         self.convert(value, target, false)
     }

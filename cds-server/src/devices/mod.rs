@@ -4,7 +4,7 @@
 //!
 //! | route | |
 //! | --- | --- |
-//! | `POST /devices` | register a FHIR Device (`fhir-profiles/device/`); 201 with the [summary](summary) (200 when the id was registered already: replaced) |
+//! | `POST /devices` | register a FHIR Device (`fhir-profiles/device/`); 201 with the [summary] (200 when the id was registered already: replaced) |
 //! | `GET /devices/{id}` | the summary |
 //! | `DELETE /devices/{id}` | forget the device and the readings that came through it (204) |
 //! | `POST /devices/{id}/observations[?at=]` | readings: one Observation, a Bundle or an array; answers `{"cards": [...]}` over the patient's window |

@@ -47,7 +47,7 @@ pub fn check_observation(l: &Located, device: Option<&str>, problems: &mut Vec<P
     }
 }
 
-/// An Observation's time as the record orders it — effective[x] (dateTime, instant, the start
+/// An Observation's time as the record orders it — effective\[x\] (dateTime, instant, the start
 /// of a Period or else its end, the earliest event of a Timing), else `issued` — as UTC epoch
 /// milliseconds (its earliest instant); `None` when it has none.
 pub fn reading_time(obs: &Value) -> Option<i64> {

@@ -14,7 +14,7 @@ use serde_json::Value;
 pub struct Reading {
     /// The Observation's `id`; readings without one are deduplicated by their whole content.
     pub id: Option<String>,
-    /// Its time (the earliest instant of effective[x], else `issued`), UTC epoch milliseconds.
+    /// Its time (the earliest instant of effective\[x\], else `issued`), UTC epoch milliseconds.
     pub time_ms: i64,
     /// The registered device it came through.
     pub device: String,

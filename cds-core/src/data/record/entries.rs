@@ -110,7 +110,7 @@ impl ObservationEntry {
         }
     }
 
-    /// The observation's time (effective[x] start, else `issued`); `None` when it has none —
+    /// The observation's time (effective\[x\] start, else `issued`); `None` when it has none —
     /// such entries sort first and are never in a time window.
     pub fn time(&self) -> Option<FactTime> {
         self.time

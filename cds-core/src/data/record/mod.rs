@@ -6,7 +6,7 @@
 //! * observations by (system, code) of `Observation.code` **and** of each
 //!   `Observation.component.code` (the 85354-9 blood pressure panel's 8480-6 and 8462-4
 //!   components are found under their own codes, each entry pointing at the observation and the
-//!   component index), ordered by time (effective[x] start, else `issued`; entries without a time
+//!   component index), ordered by time (effective\[x\] start, else `issued`; entries without a time
 //!   sort first and never fall in a [`Window`]);
 //! * conditions by (system, code), with clinical and verification status;
 //! * medication requests by (system, code) of `medicationCodeableConcept` or of the referenced
@@ -99,7 +99,7 @@ pub struct RecordWarning {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RecordWarningKind {
-    /// An observation without effective[x] or issued: sorted first, never in a time window.
+    /// An observation without effective\[x\] or issued: sorted first, never in a time window.
     UntimedObservation,
     /// A second resource with the same `Type/id` (the first one is what references resolve to).
     DuplicateResource,
