@@ -172,6 +172,26 @@ async fn select(c: &Client, css: &str, value: &str) {
         .unwrap_or_else(|e| panic!("{css}: no option {value}: {e}"));
 }
 
+/// Picks [`PATIENT`] in the Try tab once the samples are listed.
+async fn select_test_patient(c: &Client) {
+    let patient = wait_js(
+        c,
+        "the test patient among the samples",
+        &format!(
+            "const o = [...document.querySelectorAll('#patient-select option')]
+                 .find((o) => o.value.endsWith(':{PATIENT}'));
+             return o ? o.value : null"
+        ),
+        WAIT,
+    )
+    .await;
+    let patient = patient
+        .as_str()
+        .unwrap_or_else(|| panic!("{PATIENT} among the sample patients"))
+        .to_string();
+    select(c, "#patient-select", &patient).await;
+}
+
 /// A screenshot of the whole window as `target/studio-screenshots/NAME.png`.
 async fn screenshot(c: &Client, name: &str) -> PathBuf {
     let dir = root().join("target/studio-screenshots");
@@ -410,22 +430,7 @@ async fn steps(c: Client, base: String, rulesets: PathBuf, update_docs: bool) {
     screenshot(c, "02-fixed").await;
 
     // d. Try it on a test patient in the crisis range (Ctrl+Enter from the editor).
-    let patient = wait_js(
-        c,
-        "the test patient among the samples",
-        &format!(
-            "const o = [...document.querySelectorAll('#patient-select option')]
-                 .find((o) => o.value.endsWith(':{PATIENT}'));
-             return o ? o.value : null"
-        ),
-        WAIT,
-    )
-    .await;
-    let patient = patient
-        .as_str()
-        .unwrap_or_else(|| panic!("{PATIENT} among the sample patients"))
-        .to_string();
-    select(c, "#patient-select", &patient).await;
+    select_test_patient(c).await;
     editor
         .send_keys(&(Key::Control + &Key::Enter))
         .await
@@ -734,18 +739,7 @@ rulesets = ["hypertension"]
         let listed = listed.as_array().unwrap();
         assert_eq!(listed.len(), 1, "{listed:?}");
         assert!(listed[0].as_str().unwrap().starts_with("hypertension"), "{listed:?}");
-        let patient = wait_js(
-            c,
-            "the test patient",
-            &format!(
-                "const o = [...document.querySelectorAll('#patient-select option')]
-                     .find((o) => o.value.endsWith(':{PATIENT}'));
-                 return o ? o.value : null"
-            ),
-            WAIT,
-        )
-        .await;
-        select(c, "#patient-select", patient.as_str().unwrap()).await;
+        select_test_patient(c).await;
         click(c, "#try-btn").await;
         wait_js(
             c,
